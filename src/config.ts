@@ -1,0 +1,206 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import dotenv from 'dotenv';
+import { z } from 'zod';
+import { LOG_LEVELS } from './logger.js';
+import { MODELS } from './services/capabilities.js';
+
+const httpUrl = (what: string) =>
+  z
+    .string()
+    .trim()
+    .refine((v) => {
+      try {
+        const u = new URL(v);
+        return u.protocol === 'http:' || u.protocol === 'https:';
+      } catch {
+        return false;
+      }
+    }, `must be an http(s) URL (${what})`)
+    .transform((v) => v.replace(/\/+$/, ''));
+
+const bool = (fallback: boolean) =>
+  z
+    .string()
+    .trim()
+    .toLowerCase()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return fallback;
+      if (['true', '1', 'yes', 'on'].includes(v)) return true;
+      if (['false', '0', 'no', 'off'].includes(v)) return false;
+      ctx.addIssue({ code: 'custom', message: 'must be true or false' });
+      return z.NEVER;
+    });
+
+const int = (fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return fallback;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const secret = (name: string, where: string) =>
+  z
+    .string({ error: `is required: ${where}` })
+    .trim()
+    .min(1, `is required: ${where}`)
+    .refine((v) => !/\s/.test(v), `must not contain spaces (check ${name} in .env)`);
+
+const modelIds = MODELS.map((m) => m.id);
+
+const schema = z.object({
+  DISCORD_TOKEN: secret('DISCORD_TOKEN', 'the bot token from the Discord Developer Portal → your application → Bot → Reset Token'),
+  TUZI_API_KEY: secret('TUZI_API_KEY', 'your Tuzi API key (Authorization: Bearer <key>)'),
+  TUZI_BASE_URL: httpUrl('for example https://api.tu-zi.com').default('https://api.tu-zi.com'),
+  DISCORD_API_URL: httpUrl('Discord REST base including /api, e.g. https://discord.com/api').optional(),
+  DISCORD_GUILD_ID: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => (v === '' ? undefined : v))
+    .refine((v) => v === undefined || /^\d{17,20}$/.test(v), 'must be a server id (17–20 digits; Developer Mode → right-click the server → Copy Server ID)'),
+  DATABASE_PATH: z.string().trim().min(1).default('./data/sora-bot.db'),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+
+  TUZI_MAX_CONCURRENCY: int(8, 1, 256),
+  POLL_MIN_SECONDS: int(3, 1, 600),
+  POLL_MAX_SECONDS: int(30, 1, 3600),
+  JOB_MAX_WAIT_MINUTES: int(90, 1, 24 * 60),
+  PROGRESS_EDIT_SECONDS: int(5, 1, 600),
+  MAX_IMAGE_MB: int(10, 1, 50),
+  MAX_VIDEO_MB: int(512, 1, 4096),
+  TEMP_DIR: z.string().trim().optional(),
+
+  DEFAULT_PRIVATE: bool(false),
+  DEFAULT_WATERMARK: bool(false),
+  DEFAULT_DAILY_LIMIT: int(0, 0, 10_000),
+  DEFAULT_MAX_ACTIVE: int(2, 0, 1_000),
+  DEFAULT_ALLOWED_MODELS: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return [...modelIds];
+      const list = [...new Set(v.split(',').map((s) => s.trim()).filter(Boolean))];
+      const unknown = list.filter((m) => !modelIds.includes(m));
+      if (unknown.length > 0 || list.length === 0) {
+        ctx.addIssue({ code: 'custom', message: `unknown model(s) ${unknown.join(', ') || '(none)'}; use a comma-separated list of ${modelIds.join(', ')}` });
+        return z.NEVER;
+      }
+      return list;
+    }),
+});
+
+export type Config = Readonly<{
+  discordToken: string;
+  tuziApiKey: string;
+  tuziBaseUrl: string;
+  discordApiUrl: string | undefined;
+  discordGuildId: string | undefined;
+  databasePath: string;
+  logLevel: (typeof LOG_LEVELS)[number];
+  tuziMaxConcurrency: number;
+  pollMinMs: number;
+  pollMaxMs: number;
+  jobMaxWaitMs: number;
+  progressEditMs: number;
+  maxImageBytes: number;
+  maxVideoBytes: number;
+  tempDir: string;
+  serverDefaults: {
+    private: boolean;
+    watermark: boolean;
+    dailyLimit: number;
+    maxActive: number;
+    allowedModels: string[];
+  };
+}>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(
+      `Configuration is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+        problems.map((p) => `  - ${p}`).join('\n') +
+        '\nSet these in .env (see .env.example) or in the environment, then start again.',
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Validates the environment into a typed config. Every problem is collected
+ * into one ConfigError; values are never echoed, so a secret cannot leak.
+ */
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const result = schema.safeParse(env);
+  const problems: string[] = [];
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const name = String(issue.path[0] ?? '?');
+      problems.push(`${name} ${issue.message}`);
+    }
+  }
+  if (result.success) {
+    const v = result.data;
+    if (v.POLL_MIN_SECONDS > v.POLL_MAX_SECONDS) problems.push('POLL_MIN_SECONDS must not be greater than POLL_MAX_SECONDS');
+    const dbProblem = checkDatabasePath(v.DATABASE_PATH);
+    if (dbProblem) problems.push(`DATABASE_PATH ${dbProblem}`);
+  }
+  if (problems.length > 0 || !result.success) throw new ConfigError(problems);
+  const v = result.data;
+  return {
+    discordToken: v.DISCORD_TOKEN,
+    tuziApiKey: v.TUZI_API_KEY,
+    tuziBaseUrl: v.TUZI_BASE_URL,
+    discordApiUrl: v.DISCORD_API_URL,
+    discordGuildId: v.DISCORD_GUILD_ID,
+    databasePath: v.DATABASE_PATH,
+    logLevel: v.LOG_LEVEL,
+    tuziMaxConcurrency: v.TUZI_MAX_CONCURRENCY,
+    pollMinMs: v.POLL_MIN_SECONDS * 1000,
+    pollMaxMs: v.POLL_MAX_SECONDS * 1000,
+    jobMaxWaitMs: v.JOB_MAX_WAIT_MINUTES * 60_000,
+    progressEditMs: v.PROGRESS_EDIT_SECONDS * 1000,
+    maxImageBytes: v.MAX_IMAGE_MB * 1024 * 1024,
+    maxVideoBytes: v.MAX_VIDEO_MB * 1024 * 1024,
+    tempDir: v.TEMP_DIR || path.join(path.dirname(v.DATABASE_PATH), 'tmp'),
+    serverDefaults: {
+      private: v.DEFAULT_PRIVATE,
+      watermark: v.DEFAULT_WATERMARK,
+      dailyLimit: v.DEFAULT_DAILY_LIMIT,
+      maxActive: v.DEFAULT_MAX_ACTIVE,
+      allowedModels: v.DEFAULT_ALLOWED_MODELS,
+    },
+  };
+}
+
+/** Creates the database folder and checks that it can be written. */
+function checkDatabasePath(dbPath: string): string | undefined {
+  if (dbPath === ':memory:') return undefined;
+  const dir = path.dirname(path.resolve(dbPath));
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    const probe = path.join(dir, `.write-test-${process.pid}`);
+    fs.writeFileSync(probe, '');
+    fs.rmSync(probe);
+    return undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    return `points into a folder that cannot be created or written (${dir}: ${code}); choose a writable path`;
+  }
+}
+
+/** Loads `.env` (if present) without overriding the real environment, then validates. */
+export function loadConfig(envFile = '.env'): Config {
+  dotenv.config({ path: envFile, quiet: true });
+  return parseConfig(process.env);
+}
