@@ -30,6 +30,8 @@ CREATE TABLE jobs (
   character_timestamps   TEXT,
   character_from_task    TEXT,
   character_create       INTEGER,
+  -- Settings the server's locks forced over the member's own choice, shown in the reply.
+  overrides              TEXT,
 
   status                 TEXT    NOT NULL CHECK (status IN (
                            'submitting', 'submit_failed', 'queued', 'in_progress',
@@ -37,6 +39,7 @@ CREATE TABLE jobs (
                            'failed', 'timed_out')),
   upstream_id            TEXT UNIQUE,
   progress               INTEGER NOT NULL DEFAULT 0,
+  progress_changed_at    INTEGER,
   video_url              TEXT,
   error_code             TEXT,
   error_message          TEXT,

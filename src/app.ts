@@ -1,0 +1,149 @@
+import path from 'node:path';
+import { Client, Events, GatewayIntentBits, type Interaction } from 'discord.js';
+import { systemClock, systemTimers, type Clock, type Timers } from './clock.js';
+import { createSoraCommand } from './commands/sora.js';
+import { commandDefinitions } from './commands/index.js';
+import type { Config } from './config.js';
+import { openDatabase, type Db } from './db/database.js';
+import { JobsRepository } from './db/jobs-repository.js';
+import { SettingsRepository } from './db/settings-repository.js';
+import { StateRepository } from './db/state-repository.js';
+import { InteractionRouter } from './interactions.js';
+import { createLogger, type Logger } from './logger.js';
+import { syncCommands } from './services/command-sync.js';
+import { Delivery } from './services/delivery.js';
+import { DiscordMessenger } from './services/discord-messenger.js';
+import { ImageStore } from './services/image-store.js';
+import { JobWorker } from './services/job-worker.js';
+import { JobService } from './services/jobs.js';
+import { Poller } from './services/poller.js';
+import { SettingsService } from './services/settings.js';
+import { TuziClient } from './services/tuzi/client.js';
+import type { DestinationStream } from 'pino';
+
+/** What tests and benchmarks may replace; production uses the defaults. */
+export interface AppOverrides {
+  clock?: Clock;
+  timers?: Timers;
+  logDestination?: DestinationStream;
+  logger?: Logger;
+  random?: () => number;
+}
+
+export interface App {
+  readonly config: Config;
+  readonly client: Client;
+  readonly db: Db;
+  readonly jobs: JobsRepository;
+  readonly poller: Poller;
+  readonly log: Logger;
+  /** Logs in, waits for the gateway, syncs commands, recovers and starts the poller. */
+  start(): Promise<void>;
+  /** Stops background work, lets running steps finish (bounded), disconnects, closes the database. */
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+/** Leases and delivery retries, in one place. */
+const LEASE_MS = 2 * 60_000;
+const MAX_DELIVERY_ATTEMPTS = 6;
+
+/**
+ * The composition root: everything is built here and passed in through
+ * constructors, so every piece can also be built alone in a test.
+ */
+export function createApp(config: Config, overrides: AppOverrides = {}): App {
+  const clock = overrides.clock ?? systemClock;
+  const timers = overrides.timers ?? systemTimers;
+  const log =
+    overrides.logger ??
+    createLogger({
+      level: config.logLevel,
+      secrets: [config.discordToken, config.tuziApiKey],
+      ...(overrides.logDestination ? { destination: overrides.logDestination } : {}),
+    });
+
+  const db = openDatabase(config.databasePath);
+  const jobs = new JobsRepository(db);
+  const settingsRepo = new SettingsRepository(db);
+  const state = new StateRepository(db);
+  const settings = new SettingsService(settingsRepo, config.serverDefaults);
+
+  const tuzi = new TuziClient({
+    baseUrl: config.tuziBaseUrl,
+    apiKey: config.tuziApiKey,
+    maxConcurrency: config.tuziMaxConcurrency,
+    logger: log,
+  });
+
+  const client = new Client({
+    intents: [GatewayIntentBits.Guilds],
+    allowedMentions: { parse: [] },
+    ...(config.discordApiUrl ? { rest: { api: config.discordApiUrl } } : {}),
+  });
+
+  const dataDir = path.dirname(path.resolve(config.databasePath));
+  const messenger = new DiscordMessenger(client.rest, clock, () => client.user?.id);
+  const delivery = new Delivery(jobs, messenger, tuzi, clock, log, {
+    progressEditMs: config.progressEditMs,
+    maxVideoBytes: config.maxVideoBytes,
+    tempDir: config.tempDir,
+    jobMaxWaitMs: config.jobMaxWaitMs,
+    maxDeliveryAttempts: MAX_DELIVERY_ATTEMPTS,
+    leaseMs: LEASE_MS,
+  });
+  const worker = new JobWorker(jobs, tuzi, delivery, clock, log, { minMs: config.pollMinMs, maxMs: config.pollMaxMs, maxWaitMs: config.jobMaxWaitMs }, overrides.random);
+  const poller = new Poller(jobs, worker, clock, timers, log, {
+    concurrency: config.tuziMaxConcurrency,
+    leaseMs: LEASE_MS,
+    resumeSpreadMs: Math.min(config.pollMaxMs, 30_000),
+    idleCheckMs: 60_000,
+  });
+  const images = new ImageStore(path.join(dataDir, 'images'), config.maxImageBytes);
+  const jobService = new JobService(jobs, settings, tuzi, images, delivery, poller, clock, log, {
+    minMs: config.pollMinMs,
+    maxMs: config.pollMaxMs,
+    maxImageBytes: config.maxImageBytes,
+  });
+
+  const router = new InteractionRouter([createSoraCommand({ jobs: jobService, clock })], [], log);
+  const accepting = { value: true };
+  client.on(Events.InteractionCreate, (interaction: Interaction) => {
+    if (!accepting.value) return;
+    void router.handle(interaction);
+  });
+  client.on(Events.Error, (err) => log.error({ err }, 'discord client error'));
+  client.on(Events.ShardDisconnect, (event, shard) => log.warn({ code: event.code, shard }, 'gateway disconnected'));
+
+  let stopped = false;
+  return {
+    config,
+    client,
+    db,
+    jobs,
+    poller,
+    log,
+    async start() {
+      const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
+      await client.login(config.discordToken);
+      await ready;
+      const applicationId = client.application!.id;
+      await syncCommands(client.rest, state, log, applicationId, commandDefinitions, config.discordGuildId).catch((err: unknown) =>
+        log.error({ err }, 'command registration failed; the previous registration stays in place'),
+      );
+      const interrupted = await jobService.recoverInterruptedSubmissions();
+      if (interrupted > 0) log.warn({ interrupted }, 'jobs caught mid-submission were marked, not resent');
+      poller.start();
+      log.info({ user: client.user?.tag, guilds: client.guilds.cache.size }, 'bot ready');
+    },
+    async stop(timeoutMs = 10_000) {
+      if (stopped) return;
+      stopped = true;
+      accepting.value = false;
+      await poller.stop(timeoutMs);
+      await client.destroy();
+      await tuzi.close();
+      db.close();
+      log.info('stopped');
+    },
+  };
+}

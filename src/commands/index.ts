@@ -1,0 +1,4 @@
+import { soraCommandData } from './sora.js';
+
+/** Every command definition the bot registers, in one list (also used by deploy-commands). */
+export const commandDefinitions = [soraCommandData];

@@ -1,0 +1,433 @@
+import type { Db } from './database.js';
+
+export const JOB_STATUSES = [
+  'submitting',
+  'submit_failed',
+  'queued',
+  'in_progress',
+  'completed',
+  'delivering',
+  'delivered',
+  'delivery_failed',
+  'failed',
+  'timed_out',
+] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+/** Statuses the poller owns: the job still needs an upstream poll or a delivery. */
+export const ACTIVE_STATUSES: readonly JobStatus[] = ['queued', 'in_progress', 'completed', 'delivering'];
+/** Statuses that count against a member's "unfinished jobs" limit. */
+export const UNFINISHED_STATUSES: readonly JobStatus[] = ['submitting', 'queued', 'in_progress'];
+
+export interface JobParams {
+  prompt: string;
+  model: string;
+  seconds: number;
+  size: string;
+  watermark: boolean;
+  private: boolean;
+  imagePath: string | null;
+  imageName: string | null;
+  imageType: string | null;
+  imageUrl: string | null;
+  characterUrl: string | null;
+  characterTimestamps: string | null;
+  characterFromTask: string | null;
+  characterCreate: boolean | null;
+  /** Settings the server's locks forced over the member's choice (e.g. `private`). */
+  overrides: string[];
+}
+
+export interface Job extends JobParams {
+  id: number;
+  interactionId: string;
+  applicationId: string;
+  guildId: string | null;
+  channelId: string;
+  userId: string;
+  locale: string;
+  interactionToken: string | null;
+  tokenExpiresAt: number;
+  messageId: string | null;
+  messageGone: boolean;
+  attachmentSizeLimit: number;
+  status: JobStatus;
+  upstreamId: string | null;
+  progress: number;
+  /** When the current progress value was first seen (for the time-left estimate). */
+  progressChangedAt: number | null;
+  videoUrl: string | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  createdAt: number;
+  submittedAt: number | null;
+  finishedAt: number | null;
+  nextRunAt: number | null;
+  pollCount: number;
+  errorStreak: number;
+  shownKey: string | null;
+  shownAt: number | null;
+  deliveryAttempts: number;
+  deliveryClaimedAt: number | null;
+  deliveredMessageId: string | null;
+  deliveryMode: 'attachment' | 'link' | null;
+  updatedAt: number;
+}
+
+interface JobRow {
+  id: number;
+  interaction_id: string;
+  application_id: string;
+  guild_id: string | null;
+  channel_id: string;
+  user_id: string;
+  locale: string;
+  interaction_token: string | null;
+  token_expires_at: number;
+  message_id: string | null;
+  message_gone: number;
+  attachment_size_limit: number;
+  prompt: string;
+  model: string;
+  seconds: number;
+  size: string;
+  watermark: number;
+  private: number;
+  image_path: string | null;
+  image_name: string | null;
+  image_type: string | null;
+  image_url: string | null;
+  character_url: string | null;
+  character_timestamps: string | null;
+  character_from_task: string | null;
+  character_create: number | null;
+  overrides: string | null;
+  status: JobStatus;
+  upstream_id: string | null;
+  progress: number;
+  progress_changed_at: number | null;
+  video_url: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  created_at: number;
+  submitted_at: number | null;
+  finished_at: number | null;
+  next_run_at: number | null;
+  poll_count: number;
+  error_streak: number;
+  shown_key: string | null;
+  shown_at: number | null;
+  delivery_attempts: number;
+  delivery_claimed_at: number | null;
+  delivered_message_id: string | null;
+  delivery_mode: 'attachment' | 'link' | null;
+  updated_at: number;
+}
+
+function toJob(r: JobRow): Job {
+  return {
+    id: r.id,
+    interactionId: r.interaction_id,
+    applicationId: r.application_id,
+    guildId: r.guild_id,
+    channelId: r.channel_id,
+    userId: r.user_id,
+    locale: r.locale,
+    interactionToken: r.interaction_token,
+    tokenExpiresAt: r.token_expires_at,
+    messageId: r.message_id,
+    messageGone: r.message_gone === 1,
+    attachmentSizeLimit: r.attachment_size_limit,
+    prompt: r.prompt,
+    model: r.model,
+    seconds: r.seconds,
+    size: r.size,
+    watermark: r.watermark === 1,
+    private: r.private === 1,
+    imagePath: r.image_path,
+    imageName: r.image_name,
+    imageType: r.image_type,
+    imageUrl: r.image_url,
+    characterUrl: r.character_url,
+    characterTimestamps: r.character_timestamps,
+    characterFromTask: r.character_from_task,
+    characterCreate: r.character_create === null ? null : r.character_create === 1,
+    overrides: r.overrides ? r.overrides.split(',') : [],
+    status: r.status,
+    upstreamId: r.upstream_id,
+    progress: r.progress,
+    progressChangedAt: r.progress_changed_at,
+    videoUrl: r.video_url,
+    errorCode: r.error_code,
+    errorMessage: r.error_message,
+    createdAt: r.created_at,
+    submittedAt: r.submitted_at,
+    finishedAt: r.finished_at,
+    nextRunAt: r.next_run_at,
+    pollCount: r.poll_count,
+    errorStreak: r.error_streak,
+    shownKey: r.shown_key,
+    shownAt: r.shown_at,
+    deliveryAttempts: r.delivery_attempts,
+    deliveryClaimedAt: r.delivery_claimed_at,
+    deliveredMessageId: r.delivered_message_id,
+    deliveryMode: r.delivery_mode,
+    updatedAt: r.updated_at,
+  };
+}
+
+export interface NewJob extends JobParams {
+  interactionId: string;
+  applicationId: string;
+  guildId: string | null;
+  channelId: string;
+  userId: string;
+  locale: string;
+  interactionToken: string;
+  tokenExpiresAt: number;
+  attachmentSizeLimit: number;
+}
+
+/** Member limits checked in the same transaction as the insert. */
+export interface Quota {
+  /** Unfinished jobs the member may have at once; 0 = unlimited. */
+  maxActive: number;
+  /** Jobs the member may start per UTC day; 0 = unlimited. */
+  dailyLimit: number;
+  /** Start of the current UTC day, in ms. */
+  dayStart: number;
+}
+
+export type InsertResult =
+  | { ok: true; job: Job }
+  | { ok: false; reason: 'max_active'; active: number }
+  | { ok: false; reason: 'daily_limit'; today: number }
+  | { ok: false; reason: 'duplicate'; job: Job };
+
+/** Fields a state transition may set along with the status. */
+export type JobPatch = Partial<
+  Pick<
+    Job,
+    | 'interactionToken'
+    | 'messageId'
+    | 'messageGone'
+    | 'upstreamId'
+    | 'progress'
+    | 'progressChangedAt'
+    | 'videoUrl'
+    | 'errorCode'
+    | 'errorMessage'
+    | 'submittedAt'
+    | 'finishedAt'
+    | 'nextRunAt'
+    | 'pollCount'
+    | 'errorStreak'
+    | 'shownKey'
+    | 'shownAt'
+    | 'deliveryAttempts'
+    | 'deliveryClaimedAt'
+    | 'deliveredMessageId'
+    | 'deliveryMode'
+    | 'imagePath'
+    | 'imageType'
+  >
+>;
+
+const PATCH_COLUMNS: Record<keyof JobPatch, string> = {
+  interactionToken: 'interaction_token',
+  messageId: 'message_id',
+  messageGone: 'message_gone',
+  upstreamId: 'upstream_id',
+  progress: 'progress',
+  progressChangedAt: 'progress_changed_at',
+  videoUrl: 'video_url',
+  errorCode: 'error_code',
+  errorMessage: 'error_message',
+  submittedAt: 'submitted_at',
+  finishedAt: 'finished_at',
+  nextRunAt: 'next_run_at',
+  pollCount: 'poll_count',
+  errorStreak: 'error_streak',
+  shownKey: 'shown_key',
+  shownAt: 'shown_at',
+  deliveryAttempts: 'delivery_attempts',
+  deliveryClaimedAt: 'delivery_claimed_at',
+  deliveredMessageId: 'delivered_message_id',
+  deliveryMode: 'delivery_mode',
+  imagePath: 'image_path',
+  imageType: 'image_type',
+};
+
+const sqlValue = (v: unknown): unknown => (typeof v === 'boolean' ? (v ? 1 : 0) : v);
+const inList = (statuses: readonly JobStatus[]) => statuses.map((s) => `'${s}'`).join(', ');
+
+export class JobsRepository {
+  private readonly byId;
+  private readonly byInteraction;
+  private readonly byUpstream;
+  private readonly insertStmt;
+  private readonly countActive;
+  private readonly countSince;
+  private readonly dueStmt;
+  private readonly nextDueStmt;
+  private readonly activeStmt;
+  private readonly recentStmt;
+  private readonly countUserStmt;
+  private readonly completedSearchStmt;
+  private readonly updateCache = new Map<string, ReturnType<Db['prepare']>>();
+
+  constructor(private readonly db: Db) {
+    this.byId = db.prepare<[number], JobRow>('SELECT * FROM jobs WHERE id = ?');
+    this.byInteraction = db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE interaction_id = ?');
+    this.byUpstream = db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE upstream_id = ?');
+    this.insertStmt = db.prepare(`
+      INSERT INTO jobs (interaction_id, application_id, guild_id, channel_id, user_id, locale, interaction_token,
+        token_expires_at, attachment_size_limit, prompt, model, seconds, size, watermark, private, image_path,
+        image_name, image_type, image_url, character_url, character_timestamps, character_from_task,
+        character_create, overrides, status, created_at, updated_at)
+      VALUES (@interactionId, @applicationId, @guildId, @channelId, @userId, @locale, @interactionToken,
+        @tokenExpiresAt, @attachmentSizeLimit, @prompt, @model, @seconds, @size, @watermark, @private, @imagePath,
+        @imageName, @imageType, @imageUrl, @characterUrl, @characterTimestamps, @characterFromTask,
+        @characterCreate, @overrides, 'submitting', @now, @now)`);
+    this.countActive = db.prepare<[string | null, string], { n: number }>(
+      `SELECT count(*) AS n FROM jobs WHERE guild_id IS ? AND user_id = ? AND status IN (${inList(UNFINISHED_STATUSES)})`,
+    );
+    this.countSince = db.prepare<[string | null, string, number], { n: number }>(
+      `SELECT count(*) AS n FROM jobs WHERE guild_id IS ? AND user_id = ? AND created_at >= ? AND status != 'submit_failed'`,
+    );
+    this.dueStmt = db.prepare<[number, number], JobRow>(
+      `SELECT * FROM jobs WHERE status IN (${inList(ACTIVE_STATUSES)}) AND next_run_at <= ? ORDER BY next_run_at LIMIT ?`,
+    );
+    this.nextDueStmt = db.prepare<[], { t: number | null }>(
+      `SELECT min(next_run_at) AS t FROM jobs WHERE status IN (${inList(ACTIVE_STATUSES)})`,
+    );
+    this.activeStmt = db.prepare<[], JobRow>(
+      `SELECT * FROM jobs WHERE status IN (${inList([...ACTIVE_STATUSES, 'submitting'])}) ORDER BY id`,
+    );
+    this.recentStmt = db.prepare<[string, number, number], JobRow>(
+      'SELECT * FROM jobs WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?',
+    );
+    this.countUserStmt = db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM jobs WHERE user_id = ?');
+    this.completedSearchStmt = db.prepare<[{ userId: string; q: string; limit: number }], JobRow>(
+      `SELECT * FROM jobs WHERE user_id = @userId AND upstream_id IS NOT NULL
+         AND status IN ('completed', 'delivering', 'delivered', 'delivery_failed')
+         AND (@q = '' OR instr(lower(prompt), @q) > 0 OR instr(lower(upstream_id), @q) > 0)
+       ORDER BY created_at DESC, id DESC LIMIT @limit`,
+    );
+  }
+
+  /**
+   * Inserts a `submitting` job if the member is within their limits. The count
+   * and the insert share one transaction: SQLite serialises writers, so twenty
+   * simultaneous commands can never all see "one slot left".
+   */
+  insertWithinQuota(job: NewJob, quota: Quota, now: number): InsertResult {
+    return this.db
+      .transaction((): InsertResult => {
+        const existing = this.byInteraction.get(job.interactionId);
+        if (existing) return { ok: false, reason: 'duplicate', job: toJob(existing) };
+        if (quota.maxActive > 0) {
+          const active = this.countActive.get(job.guildId, job.userId)?.n ?? 0;
+          if (active >= quota.maxActive) return { ok: false, reason: 'max_active', active };
+        }
+        if (quota.dailyLimit > 0) {
+          const today = this.countSince.get(job.guildId, job.userId, quota.dayStart)?.n ?? 0;
+          if (today >= quota.dailyLimit) return { ok: false, reason: 'daily_limit', today };
+        }
+        const info = this.insertStmt.run({
+          ...job,
+          watermark: sqlValue(job.watermark),
+          private: sqlValue(job.private),
+          characterCreate: job.characterCreate === null ? null : sqlValue(job.characterCreate),
+          overrides: job.overrides.length > 0 ? job.overrides.join(',') : null,
+          now,
+        });
+        return { ok: true, job: this.get(Number(info.lastInsertRowid))! };
+      })
+      .immediate();
+  }
+
+  get(id: number): Job | undefined {
+    const r = this.byId.get(id);
+    return r && toJob(r);
+  }
+
+  getByInteraction(interactionId: string): Job | undefined {
+    const r = this.byInteraction.get(interactionId);
+    return r && toJob(r);
+  }
+
+  getByUpstreamId(upstreamId: string): Job | undefined {
+    const r = this.byUpstream.get(upstreamId);
+    return r && toJob(r);
+  }
+
+  /**
+   * Compare-and-swap: moves the job to `to` only if it is still in one of
+   * `from`. Returns the updated job, or undefined when another pass got there
+   * first — which is how a video can never be delivered twice.
+   */
+  transition(id: number, from: JobStatus | readonly JobStatus[], to: JobStatus, patch: JobPatch, now: number): Job | undefined {
+    const fromList = typeof from === 'string' ? [from] : from;
+    const changed = this.runUpdate(id, patch, now, to, fromList);
+    return changed ? this.get(id) : undefined;
+  }
+
+  /** Updates fields without changing the status, only while the status is one of `whileIn`. */
+  patch(id: number, patch: JobPatch, now: number, whileIn?: readonly JobStatus[]): boolean {
+    return this.runUpdate(id, patch, now, undefined, whileIn);
+  }
+
+  private runUpdate(id: number, patch: JobPatch, now: number, to?: JobStatus, from?: readonly JobStatus[]): boolean {
+    const keys = (Object.keys(patch) as (keyof JobPatch)[]).filter((k) => patch[k] !== undefined).sort();
+    const sets = keys.map((k) => `${PATCH_COLUMNS[k]} = @${k}`);
+    if (to) sets.push('status = @status');
+    sets.push('updated_at = @now');
+    const where = from ? ` AND status IN (${from.map((_, i) => `@from${i}`).join(', ')})` : '';
+    const sql = `UPDATE jobs SET ${sets.join(', ')} WHERE id = @id${where}`;
+    let stmt = this.updateCache.get(sql);
+    if (!stmt) {
+      stmt = this.db.prepare(sql);
+      this.updateCache.set(sql, stmt);
+    }
+    const params: Record<string, unknown> = { id, now };
+    for (const k of keys) params[k] = sqlValue(patch[k]);
+    if (to) params.status = to;
+    from?.forEach((s, i) => (params[`from${i}`] = s));
+    return stmt.run(params).changes === 1;
+  }
+
+  /** Jobs whose next step is due, earliest first. */
+  due(now: number, limit: number): Job[] {
+    return this.dueStmt.all(now, limit).map(toJob);
+  }
+
+  /** When the earliest active job is due, or null when there is none. */
+  nextDueAt(): number | null {
+    return this.nextDueStmt.get()?.t ?? null;
+  }
+
+  /** Every job a restart must look at: active ones and those caught mid-submission. */
+  unfinished(): Job[] {
+    return this.activeStmt.all().map(toJob);
+  }
+
+  recentForUser(userId: string, limit: number, offset = 0): Job[] {
+    return this.recentStmt.all(userId, limit, offset).map(toJob);
+  }
+
+  countForUser(userId: string): number {
+    return this.countUserStmt.get(userId)?.n ?? 0;
+  }
+
+  /** A member's finished videos matching `query` (prompt or task id), newest first. */
+  searchCompleted(userId: string, query: string, limit: number): Job[] {
+    const q = query.trim().toLowerCase();
+    return this.completedSearchStmt.all({ userId, q, limit }).map(toJob);
+  }
+
+  /** Usage for /sora-config show. */
+  countStartedSince(guildId: string | null, userId: string, since: number): number {
+    return this.countSince.get(guildId, userId, since)?.n ?? 0;
+  }
+}

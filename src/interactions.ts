@@ -1,0 +1,73 @@
+import { randomBytes } from 'node:crypto';
+import { DiscordAPIError, MessageFlags, type Interaction, type RepliableInteraction } from 'discord.js';
+import type { ComponentHandler, SlashCommand } from './commands/types.js';
+import { UserFacingError } from './errors.js';
+import type { Logger } from './logger.js';
+import { t } from './ui/i18n.js';
+
+/** Discord errors that only mean "the member or Discord moved on"; not worth an error log. */
+const EXPECTED_CODES = new Set([10008, 10062, 40060]);
+
+/**
+ * The one entry point for interactions: dispatch to the command or component
+ * handler, and the one place that turns errors into replies, whether or not
+ * the interaction was acknowledged yet.
+ */
+export class InteractionRouter {
+  private readonly commands: Map<string, SlashCommand>;
+  private readonly components: Map<string, ComponentHandler>;
+
+  constructor(
+    commands: readonly SlashCommand[],
+    components: readonly ComponentHandler[],
+    private readonly log: Logger,
+  ) {
+    this.commands = new Map(commands.map((c) => [c.data.name, c]));
+    this.components = new Map(components.map((c) => [c.prefix, c]));
+  }
+
+  /** Never throws: an error inside an event listener would be an unhandled rejection. */
+  async handle(interaction: Interaction): Promise<void> {
+    try {
+      if (interaction.isChatInputCommand()) {
+        await this.commands.get(interaction.commandName)?.execute(interaction);
+      } else if (interaction.isAutocomplete()) {
+        await this.commands.get(interaction.commandName)?.autocomplete?.(interaction);
+      } else if (interaction.isButton() || interaction.isModalSubmit()) {
+        const [prefix, ...args] = interaction.customId.split(':');
+        const handler = this.components.get(prefix ?? '');
+        if (interaction.isButton()) await handler?.button?.(interaction, args);
+        else await handler?.modal?.(interaction, args);
+      }
+    } catch (err) {
+      await this.fail(interaction, err);
+    }
+  }
+
+  private async fail(interaction: Interaction, err: unknown): Promise<void> {
+    if (!interaction.isRepliable()) {
+      this.log.error({ err, interactionId: interaction.id }, 'interaction handler failed');
+      return;
+    }
+    let message: string;
+    if (err instanceof UserFacingError) {
+      message = t(interaction.locale, err.key, err.params);
+    } else {
+      const ref = randomBytes(4).toString('hex');
+      const expected = err instanceof DiscordAPIError && EXPECTED_CODES.has(Number(err.code));
+      this.log[expected ? 'info' : 'error']({ err, ref, interactionId: interaction.id, type: interaction.type }, 'interaction handler failed');
+      if (expected) return;
+      message = t(interaction.locale, 'error.generic', { ref });
+    }
+    await replyPrivately(interaction, message).catch((replyErr: unknown) =>
+      this.log.warn({ err: replyErr, interactionId: interaction.id }, 'could not report an error to the member'),
+    );
+  }
+}
+
+/** An ephemeral answer, whatever state the interaction is in. */
+export async function replyPrivately(interaction: RepliableInteraction, content: string): Promise<void> {
+  const body = { content, flags: MessageFlags.Ephemeral as const, allowedMentions: { parse: [] } };
+  if (interaction.deferred || interaction.replied) await interaction.followUp(body);
+  else await interaction.reply(body);
+}

@@ -1,0 +1,155 @@
+import fs from 'node:fs';
+import { DiscordAPIError, HTTPError, Routes, type REST, type APIMessage } from 'discord.js';
+import type { Clock } from '../clock.js';
+import type { Job } from '../db/jobs-repository.js';
+import type { MessageBody } from '../ui/render.js';
+
+/**
+ * Stop using an interaction token this long before Discord's 15 minutes run
+ * out: a late call fails with 50027 and counts against the invalid-request
+ * limit, and the channel route does the same job without the token.
+ */
+export const TOKEN_SAFETY_MS = 60_000;
+
+export type SendOutcome =
+  | { ok: true; messageId: string; channelId: string }
+  /** The message or channel is gone (deleted, or unreachable ephemeral). */
+  | { ok: false; reason: 'gone' }
+  /** The webhook token no longer works; use the channel route. */
+  | { ok: false; reason: 'token_expired' }
+  /** The upload is over the limit (413 / 40005). */
+  | { ok: false; reason: 'too_large' }
+  /** The bot may not see or post in the channel. */
+  | { ok: false; reason: 'forbidden' }
+  /** Discord refused the edit for good (e.g. 30046 on an old message); nothing to retry. */
+  | { ok: false; reason: 'refused'; code: number | string }
+  /** Network trouble, 5xx or rate limits that outlasted discord.js's own retries. */
+  | { ok: false; reason: 'transient'; detail: string };
+
+export interface FileToSend {
+  path: string;
+  name: string;
+  contentType: string;
+}
+
+/** Classifies what discord.js threw into what our callers act on. */
+export function classifyDiscordError(err: unknown): Exclude<SendOutcome, { ok: true }> {
+  if (err instanceof DiscordAPIError) {
+    const code = Number(err.code);
+    if ([10003, 10008, 10015].includes(code)) return { ok: false, reason: 'gone' };
+    if (code === 50027) return { ok: false, reason: 'token_expired' };
+    if (code === 40005 || err.status === 413) return { ok: false, reason: 'too_large' };
+    if (code === 50001 || code === 50013) return { ok: false, reason: 'forbidden' };
+    if (err.status >= 500 || err.status === 429) return { ok: false, reason: 'transient', detail: `${err.status} ${code}` };
+    return { ok: false, reason: 'refused', code };
+  }
+  if (err instanceof HTTPError) {
+    if (err.status === 413) return { ok: false, reason: 'too_large' };
+    return { ok: false, reason: 'transient', detail: `HTTP ${err.status}` };
+  }
+  const detail = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return { ok: false, reason: 'transient', detail };
+}
+
+/**
+ * Sends what the bot shows for a job, by whichever route still works: the
+ * interaction webhook while its token is fresh, the bot's channel routes
+ * after. It holds no state; everything it needs is in the job row, so it
+ * works the same after a restart.
+ */
+export class DiscordMessenger {
+  constructor(
+    private readonly rest: REST,
+    private readonly clock: Clock,
+    private readonly botUserId: () => string | undefined,
+  ) {}
+
+  tokenUsable(job: Job): boolean {
+    return job.interactionToken !== null && this.clock.now() < job.tokenExpiresAt - TOKEN_SAFETY_MS;
+  }
+
+  /** Edits the job's public reply. */
+  async editReply(job: Job, body: MessageBody): Promise<SendOutcome> {
+    if (job.messageGone) return { ok: false, reason: 'gone' };
+    if (this.tokenUsable(job)) {
+      const result = await this.call(() =>
+        this.rest.patch(Routes.webhookMessage(job.applicationId, job.interactionToken!, '@original'), { body, auth: false }),
+      );
+      if (result.ok || result.reason !== 'token_expired' || !job.messageId) return result;
+    }
+    if (!job.messageId) return { ok: false, reason: 'gone' };
+    return this.call(() => this.rest.patch(Routes.channelMessage(job.channelId, job.messageId!), { body }));
+  }
+
+  /**
+   * Posts a new message in the job's channel. The nonce makes Discord return
+   * the first message instead of creating a second one if the same post is
+   * retried soon after (a crash between upload and bookkeeping).
+   */
+  async post(job: Job, body: MessageBody, file?: FileToSend, nonce?: string): Promise<SendOutcome> {
+    const payload = { ...body, ...(nonce ? { nonce, enforce_nonce: true } : {}) };
+    const channelResult = await this.call(async () =>
+      this.rest.post(Routes.channelMessages(job.channelId), await this.requestData(payload, file)),
+    );
+    if (channelResult.ok || channelResult.reason !== 'forbidden' || !this.tokenUsable(job)) return channelResult;
+    // No access to the channel (e.g. a user-installed app): a follow-up needs no permissions.
+    return this.call(async () =>
+      this.rest.post(Routes.webhook(job.applicationId, job.interactionToken!), {
+        ...(await this.requestData(body, file)),
+        auth: false,
+        query: new URLSearchParams({ wait: 'true' }),
+      }),
+    );
+  }
+
+  /**
+   * Looks for a message this bot already posted for the job since `since`
+   * (a crash may have happened after an upload and before it was recorded).
+   */
+  async findPosted(job: Job, since: number, marker: string): Promise<{ found: string | null } | { error: string }> {
+    const botId = this.botUserId();
+    try {
+      const after = snowflakeAt(since - 60_000);
+      const messages = (await this.rest.get(Routes.channelMessages(job.channelId), {
+        query: new URLSearchParams({ after, limit: '100' }),
+      })) as APIMessage[];
+      const hit = messages.find(
+        (m) =>
+          (botId === undefined || m.author.id === botId) &&
+          m.embeds.some((e) => e.footer?.text?.includes(marker)) &&
+          (m.attachments.length > 0 || m.content.includes('http')),
+      );
+      return { found: hit?.id ?? null };
+    } catch (err) {
+      const c = classifyDiscordError(err);
+      return { error: c.reason };
+    }
+  }
+
+  private async requestData(body: object, file?: FileToSend) {
+    if (!file) return { body };
+    // Stream the video from disk: a file-backed Blob is read in chunks as the
+    // request goes out, so a 50 MiB upload does not sit in memory.
+    const form = new FormData();
+    const withAttachment = { ...body, attachments: [{ id: 0, filename: file.name }] };
+    form.append('payload_json', JSON.stringify(withAttachment));
+    form.append('files[0]', await fs.openAsBlob(file.path, { type: file.contentType }), file.name);
+    return { body: form, passThroughBody: true };
+  }
+
+  private async call(fn: () => Promise<unknown>): Promise<SendOutcome> {
+    try {
+      const message = (await fn()) as APIMessage;
+      return { ok: true, messageId: message.id, channelId: message.channel_id };
+    } catch (err) {
+      return classifyDiscordError(err);
+    }
+  }
+}
+
+const DISCORD_EPOCH = 1420070400000n;
+
+/** The smallest snowflake at a time, for `after=` queries. */
+export function snowflakeAt(ms: number): string {
+  return ((BigInt(Math.max(0, Math.floor(ms))) - DISCORD_EPOCH) << 22n).toString();
+}

@@ -1,0 +1,247 @@
+import type { Clock } from '../clock.js';
+import type { Job, JobParams, JobsRepository, InsertResult } from '../db/jobs-repository.js';
+import { UserFacingError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { t } from '../ui/i18n.js';
+import { renderJob, type MessageBody } from '../ui/render.js';
+import type { Delivery } from './delivery.js';
+import type { ImageStore } from './image-store.js';
+import type { Poller } from './poller.js';
+import { nextPollDelay, type PollBounds } from './poll-policy.js';
+import { utcDayStart, type SettingsService } from './settings.js';
+import { validateSoraOptions, type SoraOptions } from './sora-request.js';
+import type { CreateVideoRequest } from './tuzi/types.js';
+import { upstreamStatus, type VideoApi } from './video-api.js';
+
+/** Discord's interaction token lifetime. */
+export const INTERACTION_TOKEN_TTL_MS = 15 * 60_000;
+
+/** Who asked, where, and how to answer: what a job keeps of its interaction. */
+export interface CommandContext {
+  interactionId: string;
+  applicationId: string;
+  token: string;
+  guildId: string | null;
+  channelId: string;
+  userId: string;
+  locale: string;
+  attachmentSizeLimit: number;
+  /** When the interaction arrived (the token's 15 minutes start here). */
+  receivedAt: number;
+}
+
+/**
+ * The interaction as the job service needs it. The command adapts a
+ * discord.js interaction to this, so the rules here can be tested without one.
+ */
+export interface Responder {
+  /** An ephemeral reply before any deferral: nothing public appears. */
+  refuse(message: string): Promise<void>;
+  /** Acknowledges with a public "thinking" reply. */
+  defer(): Promise<void>;
+  /** Edits the public reply; returns its message id. */
+  edit(body: MessageBody): Promise<{ messageId: string }>;
+  /** Takes back the public reply and tells the member privately why. */
+  withdraw(message: string): Promise<void>;
+}
+
+export interface JobServiceOptions extends PollBounds {
+  maxImageBytes: number;
+}
+
+/**
+ * Turns a validated `/sora` into a job: limits and the row first (atomic,
+ * before the deferral so a refusal stays private), then the deferral, the
+ * image copy, the single upstream POST and the hand-over to the poller.
+ */
+export class JobService {
+  constructor(
+    private readonly jobs: JobsRepository,
+    private readonly settings: SettingsService,
+    private readonly videos: VideoApi,
+    private readonly images: ImageStore,
+    private readonly delivery: Delivery,
+    private readonly poller: Poller,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly options: JobServiceOptions,
+  ) {}
+
+  async start(ctx: CommandContext, options: SoraOptions, responder: Responder): Promise<Job | undefined> {
+    let params: JobParams & { image: { url: string } | null };
+    let result: InsertResult;
+    try {
+      const request = validateSoraOptions(options, { maxImageBytes: this.options.maxImageBytes });
+      const effective = this.settings.effective(ctx.guildId);
+      const applied = this.settings.apply(effective, request, ctx.channelId);
+      params = {
+        prompt: request.prompt,
+        model: request.model,
+        seconds: request.seconds,
+        size: request.size,
+        watermark: applied.watermark,
+        private: applied.private,
+        overrides: applied.overrides,
+        imagePath: null,
+        imageName: request.image?.name ?? null,
+        imageType: request.image?.contentType ?? null,
+        imageUrl: request.imageUrl,
+        characterUrl: request.characterUrl,
+        characterTimestamps: request.characterTimestamps,
+        characterFromTask: request.characterFromTask,
+        characterCreate: request.characterCreate,
+        image: request.image,
+      };
+      const now = this.clock.now();
+      result = this.jobs.insertWithinQuota(
+        {
+          ...params,
+          interactionId: ctx.interactionId,
+          applicationId: ctx.applicationId,
+          guildId: ctx.guildId,
+          channelId: ctx.channelId,
+          userId: ctx.userId,
+          locale: ctx.locale,
+          interactionToken: ctx.token,
+          tokenExpiresAt: ctx.receivedAt + INTERACTION_TOKEN_TTL_MS,
+          attachmentSizeLimit: ctx.attachmentSizeLimit,
+        },
+        { maxActive: effective.maxActive, dailyLimit: effective.dailyLimit, dayStart: utcDayStart(now) },
+        now,
+      );
+      if (!result.ok) throw this.limitError(result, effective.maxActive, effective.dailyLimit, now);
+    } catch (err) {
+      if (err instanceof UserFacingError) {
+        await responder.refuse(t(ctx.locale, err.key, err.params));
+        return undefined;
+      }
+      throw err;
+    }
+
+    let job = result.job;
+    try {
+      await responder.defer();
+    } catch (err) {
+      this.abandon(job, 'ack_failed', 'The interaction could not be acknowledged.');
+      throw err;
+    }
+
+    if (params.image) {
+      try {
+        const stored = await this.images.fetch(job.id, params.image.url);
+        this.jobs.patch(job.id, { imagePath: stored.path, imageType: stored.contentType }, this.clock.now());
+        job = { ...job, imagePath: stored.path, imageType: stored.contentType };
+      } catch (err) {
+        this.log.info({ jobId: job.id, err }, 'reference image refused');
+        this.abandon(job, 'image_unreadable', 'The reference image could not be read.');
+        await responder.withdraw(t(ctx.locale, 'sora.image_unreadable'));
+        return undefined;
+      }
+    }
+
+    try {
+      const { messageId } = await responder.edit(renderJob(job));
+      this.jobs.patch(job.id, { messageId }, this.clock.now());
+      job = { ...job, messageId };
+    } catch (err) {
+      // The job can still run: progress goes through the webhook while the token lives.
+      this.log.warn({ jobId: job.id, err }, 'could not show the first reply');
+    }
+    return this.submit(job);
+  }
+
+  /** The one POST upstream. It is never repeated: a second POST is a second paid video. */
+  private async submit(job: Job): Promise<Job | undefined> {
+    let task;
+    try {
+      task = await this.videos.createVideo(toCreateRequest(job));
+    } catch (err) {
+      const code = submitFailureCode(err);
+      const message = upstreamMessage(err);
+      this.log.warn({ jobId: job.id, err, code }, 'submission failed');
+      const failed = this.abandon(job, code, message);
+      if (failed) await this.delivery.showFailure(failed);
+      return failed;
+    }
+    const now = this.clock.now();
+    const progress = Math.max(0, Math.min(99, Math.round(task.progress)));
+    const status = task.status === 'in_progress' ? 'in_progress' : 'queued';
+    const delay = nextPollDelay({ now, submittedAt: now, progress, progressChangedAt: now, errorStreak: 0 }, this.options);
+    const queued = this.jobs.transition(
+      job.id,
+      'submitting',
+      status,
+      { upstreamId: task.id, submittedAt: now, progress, progressChangedAt: now, nextRunAt: now + delay },
+      now,
+    );
+    if (!queued) return undefined;
+    this.poller.wake();
+    await this.delivery.showProgress(queued, { status, progress });
+    return this.jobs.get(job.id);
+  }
+
+  /**
+   * Runs once at start, before the poller: a row still in `submitting` was
+   * caught by a crash between the row and the upstream answer. It may or may
+   * not exist upstream, so it is never sent again; the member is told.
+   */
+  async recoverInterruptedSubmissions(): Promise<number> {
+    const stuck = this.jobs.unfinished().filter((j) => j.status === 'submitting');
+    for (const job of stuck) {
+      const failed = this.abandon(job, 'interrupted', 'The bot restarted while submitting this job.');
+      if (failed) await this.delivery.showFailure(failed).catch((err: unknown) => this.log.warn({ err, jobId: job.id }, 'could not explain an interrupted job'));
+    }
+    return stuck.length;
+  }
+
+  private abandon(job: Job, code: string, message: string): Job | undefined {
+    const now = this.clock.now();
+    return this.jobs.transition(job.id, 'submitting', 'submit_failed', { errorCode: code, errorMessage: message, finishedAt: now, nextRunAt: null }, now);
+  }
+
+  private limitError(result: Exclude<InsertResult, { ok: true }>, maxActive: number, dailyLimit: number, now: number): UserFacingError {
+    switch (result.reason) {
+      case 'max_active':
+        return new UserFacingError('sora.limit_active', { active: result.active, max: maxActive });
+      case 'daily_limit':
+        return new UserFacingError('sora.limit_daily', { max: dailyLimit, reset: `<t:${Math.floor((utcDayStart(now) + 86_400_000) / 1000)}:R>` });
+      case 'duplicate':
+        return new UserFacingError('sora.duplicate');
+    }
+  }
+}
+
+/**
+ * rejected: upstream refused the request (4xx) — nothing was made.
+ * unavailable: upstream answered with 429/5xx, or the request never left — nothing was made.
+ * unknown: the request may have arrived and no answer came — a video may exist that we cannot follow.
+ */
+function submitFailureCode(err: unknown): 'rejected' | 'unavailable' | 'unknown' {
+  const status = upstreamStatus(err);
+  if (status !== undefined) return status >= 400 && status < 500 && status !== 429 ? 'rejected' : 'unavailable';
+  return (err as { mayHaveReachedServer?: boolean }).mayHaveReachedServer === false ? 'unavailable' : 'unknown';
+}
+
+function upstreamMessage(err: unknown): string {
+  const e = err as { upstreamMessage?: string; message?: string };
+  return e.upstreamMessage ?? e.message ?? 'unknown error';
+}
+
+/** The job's parameters as the upstream request. */
+export function toCreateRequest(job: Job): CreateVideoRequest {
+  const request: CreateVideoRequest = {
+    model: job.model,
+    prompt: job.prompt,
+    seconds: job.seconds,
+    size: job.size,
+    watermark: job.watermark,
+    private: job.private,
+  };
+  if (job.imagePath) request.inputReference = { path: job.imagePath, filename: job.imageName ?? 'image', contentType: job.imageType ?? 'application/octet-stream' };
+  else if (job.imageUrl) request.inputReference = { url: job.imageUrl };
+  if (job.characterUrl) request.characterUrl = job.characterUrl;
+  if (job.characterTimestamps) request.characterTimestamps = job.characterTimestamps;
+  if (job.characterFromTask) request.characterFromTask = job.characterFromTask;
+  if (job.characterCreate !== null) request.characterCreate = job.characterCreate;
+  return request;
+}

@@ -1,0 +1,177 @@
+import type { APIEmbed, APIEmbedField, APIAllowedMentions, APIActionRowComponent, APIButtonComponent } from 'discord.js';
+import type { Job, JobStatus } from '../db/jobs-repository.js';
+import { t, type MessageKey, type MessageParams } from './i18n.js';
+
+/**
+ * Everything members see is built here, from a job row and a locale.
+ * Handlers and services only decide *what* to show; this module decides how.
+ */
+
+/** A message body accepted by every Discord route we use (webhook and channel). */
+export interface MessageBody {
+  content: string;
+  embeds: APIEmbed[];
+  components: APIActionRowComponent<APIButtonComponent>[];
+  allowed_mentions: APIAllowedMentions;
+}
+
+/** Never ping anyone, whatever a prompt or an upstream error says. */
+export const NO_MENTIONS: APIAllowedMentions = { parse: [] };
+
+const COLORS: Record<JobStatus, number> = {
+  submitting: 0x5865f2,
+  queued: 0x5865f2,
+  in_progress: 0x5865f2,
+  completed: 0x57f287,
+  delivering: 0x57f287,
+  delivered: 0x57f287,
+  delivery_failed: 0xfee75c,
+  failed: 0xed4245,
+  timed_out: 0xed4245,
+  submit_failed: 0xed4245,
+};
+
+const PROMPT_PREVIEW = 300;
+const BAR_CELLS = 12;
+
+export function shorten(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
+}
+
+/** Keeps member text from breaking out of the embed's formatting. */
+function quoteBlock(text: string): string {
+  return shorten(text, PROMPT_PREVIEW)
+    .split('\n')
+    .map((l) => `> ${l.replace(/[`*_~|]/g, (c) => `\\${c}`)}`)
+    .join('\n');
+}
+
+export function progressBar(percent: number): string {
+  const p = Math.max(0, Math.min(100, Math.round(percent)));
+  const filled = Math.round((p / 100) * BAR_CELLS);
+  return `${'█'.repeat(filled)}${'░'.repeat(BAR_CELLS - filled)} ${p}%`;
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1024 * 1024) return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+  if (bytes >= 1024) return `${Math.round(bytes / 1024)} KiB`;
+  return `${bytes} B`;
+}
+
+export function formatDuration(locale: string, ms: number): string {
+  const s = Math.max(1, Math.round(ms / 1000));
+  return s < 90 ? t(locale, 'duration.seconds', { n: s }) : t(locale, 'duration.minutes', { n: Math.round(s / 60) });
+}
+
+const unix = (ms: number) => Math.floor(ms / 1000);
+
+/** What is visible to a member, minus what Discord updates by itself (relative timestamps). */
+export interface ProgressView {
+  status: JobStatus;
+  progress: number;
+  /** Estimated milliseconds left, when progress allows an estimate. */
+  etaMs?: number;
+}
+
+/**
+ * The key that changes exactly when the visible progress display changes:
+ * status, percentage, and the rounded estimate. Elapsed time is a Discord
+ * relative timestamp (`<t:…:R>`) that members' clients update on their own,
+ * so it costs no edits.
+ */
+export function progressKey(locale: string, view: ProgressView): string {
+  const eta = view.etaMs === undefined ? '' : formatDuration(locale, view.etaMs);
+  return `${view.status}|${Math.round(view.progress)}|${eta}`;
+}
+
+function parameterFields(job: Job, locale: string): APIEmbedField[] {
+  const options: string[] = [];
+  if (job.private) options.push(t(locale, 'job.option.private'));
+  if (job.watermark) options.push(t(locale, 'job.option.watermark'));
+  if (job.imagePath || job.imageUrl) options.push(t(locale, 'job.option.image'));
+  if (job.characterUrl || job.characterFromTask) options.push(t(locale, 'job.option.character'));
+  const fields: APIEmbedField[] = [
+    { name: t(locale, 'job.field.model'), value: job.model, inline: true },
+    { name: t(locale, 'job.field.duration'), value: t(locale, 'job.value.seconds', { seconds: job.seconds }), inline: true },
+    { name: t(locale, 'job.field.size'), value: job.size, inline: true },
+  ];
+  if (options.length > 0) fields.push({ name: t(locale, 'job.field.options'), value: options.join(', '), inline: false });
+  return fields;
+}
+
+function statusLine(job: Job, locale: string, view: ProgressView): string {
+  const label = t(locale, `job.status.${view.status}` as MessageKey);
+  if (view.status === 'queued' || view.status === 'in_progress') return `${label}\n\`${progressBar(view.progress)}\``;
+  return label;
+}
+
+/** The public reply while the job runs, and after it ends. */
+export function renderJob(job: Job, view: ProgressView = { status: job.status, progress: job.progress }, extra?: { key: MessageKey; params?: MessageParams }): MessageBody {
+  const locale = job.locale;
+  const fields: APIEmbedField[] = [{ name: t(locale, 'job.field.status'), value: statusLine(job, locale, view), inline: false }];
+  if (view.etaMs !== undefined && (view.status === 'queued' || view.status === 'in_progress')) {
+    fields.push({ name: t(locale, 'job.field.eta'), value: t(locale, 'job.value.eta', { eta: formatDuration(locale, view.etaMs) }), inline: true });
+  }
+  fields.push({ name: t(locale, 'job.field.started'), value: `<t:${unix(job.createdAt)}:R>`, inline: true });
+  fields.push(...parameterFields(job, locale));
+  if (extra) fields.push({ name: t(locale, 'job.field.reason'), value: shorten(t(locale, extra.key, extra.params), 1024), inline: false });
+  const embed: APIEmbed = {
+    title: t(locale, 'job.title'),
+    description: quoteBlock(job.prompt),
+    color: COLORS[view.status],
+    fields,
+    timestamp: new Date(job.createdAt).toISOString(),
+  };
+  if (job.upstreamId) embed.footer = { text: `${t(locale, 'job.field.task')}: ${job.upstreamId}` };
+  return { content: '', embeds: [embed], components: [], allowed_mentions: NO_MENTIONS };
+}
+
+/** Why a finished job has no video, as a catalogue entry. */
+export function failureReason(job: Job, maxWaitMs: number): { key: MessageKey; params?: MessageParams } {
+  if (job.status === 'timed_out') return { key: 'job.timed_out_reason', params: { minutes: Math.round(maxWaitMs / 60_000) } };
+  if (job.status === 'submit_failed') {
+    if (job.errorCode === 'interrupted') return { key: 'job.submit_interrupted' };
+    if (job.errorCode === 'unavailable') return { key: 'job.submit_unavailable', params: { message: shorten(job.errorMessage ?? '', 500) } };
+    if (job.errorCode === 'unknown') return { key: 'job.submit_unknown', params: { message: shorten(job.errorMessage ?? '', 500) } };
+    if (job.errorCode === 'image_unreadable') return { key: 'sora.image_unreadable' };
+    return { key: 'job.submit_rejected', params: { message: shorten(job.errorMessage ?? '', 500) } };
+  }
+  if (job.status === 'delivery_failed') return job.videoUrl ? { key: 'job.delivery_failed_reason', params: { url: job.videoUrl } } : { key: 'job.delivery_failed_nolink' };
+  if (!job.errorMessage) return { key: 'job.failed_unknown' };
+  const message = job.errorCode ? `${job.errorMessage} (\`${job.errorCode}\`)` : job.errorMessage;
+  return { key: 'job.failed_reason', params: { message: shorten(message, 900) } };
+}
+
+/** The new message that carries the video (or its link) and pings only the member. */
+export function renderDelivery(job: Job, link: { url: string; size?: number } | null): MessageBody {
+  const locale = job.locale;
+  const mention = `<@${job.userId}>`;
+  const lines = [t(locale, 'final.content', { mention })];
+  if (link) {
+    lines.push(
+      link.size !== undefined
+        ? t(locale, 'final.link_note', { size: formatBytes(link.size), limit: formatBytes(job.attachmentSizeLimit), url: link.url })
+        : t(locale, 'final.link_only', { url: link.url }),
+    );
+  }
+  const embed: APIEmbed = {
+    title: t(locale, 'job.title'),
+    description: quoteBlock(job.prompt),
+    color: COLORS.delivered,
+    fields: parameterFields(job, locale),
+    footer: { text: `${t(locale, 'job.field.task')}: ${job.upstreamId ?? '?'}` },
+  };
+  return {
+    content: shorten(lines.join('\n'), 2000),
+    embeds: [embed],
+    components: [],
+    allowed_mentions: { parse: [], users: [job.userId] },
+  };
+}
+
+/** The new message that tells a member their job failed, when the reply itself is gone. */
+export function renderFailureNotice(job: Job, maxWaitMs: number): MessageBody {
+  const body = renderJob(job, { status: job.status, progress: job.progress }, failureReason(job, maxWaitMs));
+  return { ...body, content: t(job.locale, 'final.failed_content', { mention: `<@${job.userId}>` }), allowed_mentions: { parse: [], users: [job.userId] } };
+}
