@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { Client, Events, GatewayIntentBits, type Interaction } from 'discord.js';
 import { systemClock, systemTimers, type Clock, type Timers } from './clock.js';
+import { createSoraConfigCommand } from './commands/sora-config.js';
 import { createSoraCommand } from './commands/sora.js';
 import { commandDefinitions } from './commands/index.js';
 import type { Config } from './config.js';
@@ -105,7 +106,11 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     maxImageBytes: config.maxImageBytes,
   });
 
-  const router = new InteractionRouter([createSoraCommand({ jobs: jobService, clock })], [], log);
+  const router = new InteractionRouter(
+    [createSoraCommand({ jobs: jobService, clock }), createSoraConfigCommand({ settings, jobs, clock })],
+    [],
+    log,
+  );
   const accepting = { value: true };
   client.on(Events.InteractionCreate, (interaction: Interaction) => {
     if (!accepting.value) return;

@@ -1,4 +1,5 @@
+import { soraConfigCommandData } from './sora-config.js';
 import { soraCommandData } from './sora.js';
 
 /** Every command definition the bot registers, in one list (also used by deploy-commands). */
-export const commandDefinitions = [soraCommandData];
+export const commandDefinitions = [soraCommandData, soraConfigCommandData];

@@ -274,6 +274,7 @@ export class JobsRepository {
   private readonly recentStmt;
   private readonly countUserStmt;
   private readonly completedSearchStmt;
+  private readonly guildUsageStmt;
   private readonly updateCache = new Map<string, ReturnType<Db['prepare']>>();
 
   constructor(private readonly db: Db) {
@@ -313,6 +314,11 @@ export class JobsRepository {
          AND status IN ('completed', 'delivering', 'delivered', 'delivery_failed')
          AND (@q = '' OR instr(lower(prompt), @q) > 0 OR instr(lower(upstream_id), @q) > 0)
        ORDER BY created_at DESC, id DESC LIMIT @limit`,
+    );
+    this.guildUsageStmt = db.prepare<[number, string], { started: number; active: number }>(
+      `SELECT coalesce(sum(created_at >= ? AND status != 'submit_failed'), 0) AS started,
+              coalesce(sum(status IN (${inList(UNFINISHED_STATUSES)})), 0) AS active
+         FROM jobs WHERE guild_id = ?`,
     );
   }
 
@@ -426,8 +432,8 @@ export class JobsRepository {
     return this.completedSearchStmt.all({ userId, q, limit }).map(toJob);
   }
 
-  /** Usage for /sora-config show. */
-  countStartedSince(guildId: string | null, userId: string, since: number): number {
-    return this.countSince.get(guildId, userId, since)?.n ?? 0;
+  /** A server's usage for /sora-config show: jobs started since `since`, and unfinished now. */
+  guildUsage(guildId: string, since: number): { started: number; active: number } {
+    return this.guildUsageStmt.get(since, guildId) ?? { started: 0, active: 0 };
   }
 }

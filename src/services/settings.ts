@@ -99,3 +99,61 @@ export function utcDayStart(now: number): number {
   const d = new Date(now);
   return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
 }
+
+/** `/sora-config set` options as the moderator gave them. */
+export interface SettingsChangeInput {
+  private?: boolean;
+  watermark?: boolean;
+  lockPrivate?: boolean;
+  lockWatermark?: boolean;
+  dailyLimit?: number;
+  maxActive?: number;
+  /** Comma-separated model ids. */
+  allowedModels?: string;
+  addChannel?: string;
+  removeChannel?: string;
+  allChannels?: boolean;
+}
+
+export const LIMIT_BOUNDS = { dailyLimit: { min: 0, max: 10_000 }, maxActive: { min: 0, max: 1_000 } } as const;
+
+/**
+ * Validates a settings change and turns it into a stored patch. Throws
+ * UserFacingError naming the bad option; nothing is stored then.
+ */
+export function buildSettingsPatch(current: EffectiveSettings, input: SettingsChangeInput, knownModels: readonly string[]): GuildSettingsPatch {
+  const patch: GuildSettingsPatch = {};
+  if (input.private !== undefined) patch.private = input.private;
+  if (input.watermark !== undefined) patch.watermark = input.watermark;
+  if (input.lockPrivate !== undefined) patch.lockPrivate = input.lockPrivate;
+  if (input.lockWatermark !== undefined) patch.lockWatermark = input.lockWatermark;
+  for (const [name, option] of [
+    ['dailyLimit', 'daily_limit'],
+    ['maxActive', 'max_active'],
+  ] as const) {
+    const value = input[name];
+    if (value === undefined) continue;
+    const { min, max } = LIMIT_BOUNDS[name];
+    if (!Number.isInteger(value) || value < min || value > max) throw new UserFacingError('config.bad_number', { option, min, max });
+    patch[name] = value;
+  }
+  if (input.allowedModels !== undefined) {
+    const list = [...new Set(input.allowedModels.split(/[,，\s]+/).map((m) => m.trim().toLowerCase()).filter(Boolean))];
+    const unknown = list.filter((m) => !knownModels.includes(m));
+    const models = knownModels.map((m) => `\`${m}\``).join(', ');
+    if (unknown.length > 0) throw new UserFacingError('config.bad_models', { unknown: unknown.map((m) => `\`${m}\``).join(', '), models });
+    if (list.length === 0) throw new UserFacingError('config.no_models', { models });
+    patch.allowedModels = list;
+  }
+  if (input.allChannels === true) {
+    if (input.addChannel !== undefined || input.removeChannel !== undefined) throw new UserFacingError('config.channel_conflict');
+    patch.allowedChannels = null;
+  } else if (input.addChannel !== undefined || input.removeChannel !== undefined) {
+    const channels = new Set(current.allowedChannels);
+    if (input.addChannel !== undefined) channels.add(input.addChannel);
+    if (input.removeChannel !== undefined) channels.delete(input.removeChannel);
+    patch.allowedChannels = channels.size > 0 ? [...channels] : null;
+  }
+  if (Object.keys(patch).length === 0) throw new UserFacingError('config.nothing');
+  return patch;
+}

@@ -1,0 +1,35 @@
+import type { NewJob } from '../../src/db/jobs-repository.js';
+
+let seq = 0;
+
+/** A valid new job row; override what the test is about. */
+export function newJob(overrides: Partial<NewJob> = {}): NewJob {
+  seq++;
+  return {
+    interactionId: `${1_300_000_000_000_000_000n + BigInt(seq)}`,
+    applicationId: '1100000000000000001',
+    guildId: '1200000000000000001',
+    channelId: '1200000000000000002',
+    userId: '1200000000000000003',
+    locale: 'en-US',
+    interactionToken: `token-${seq}`,
+    tokenExpiresAt: Date.UTC(2026, 0, 1, 12, 15),
+    attachmentSizeLimit: 10 * 1024 * 1024,
+    prompt: 'a corgi surfing',
+    model: 'sora-2',
+    seconds: 10,
+    size: '1280x720',
+    watermark: false,
+    private: false,
+    overrides: [],
+    imagePath: null,
+    imageName: null,
+    imageType: null,
+    imageUrl: null,
+    characterUrl: null,
+    characterTimestamps: null,
+    characterFromTask: null,
+    characterCreate: null,
+    ...overrides,
+  };
+}

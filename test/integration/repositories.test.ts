@@ -1,0 +1,133 @@
+import { describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/db/database.js';
+import { JobsRepository } from '../../src/db/jobs-repository.js';
+import { SettingsRepository } from '../../src/db/settings-repository.js';
+import { StateRepository } from '../../src/db/state-repository.js';
+import { newJob } from '../helpers/jobs.js';
+
+const NOW = Date.UTC(2026, 0, 1, 12);
+const DAY = Date.UTC(2026, 0, 1);
+const unlimited = { maxActive: 0, dailyLimit: 0, dayStart: DAY };
+
+function repo() {
+  const db = openDatabase(':memory:');
+  return { db, jobs: new JobsRepository(db), settings: new SettingsRepository(db), state: new StateRepository(db) };
+}
+
+describe('JobsRepository', () => {
+  it('round-trips every field with Discord ids as text', () => {
+    const { jobs } = repo();
+    const input = newJob({ guildId: '987654321098765432', characterCreate: true, overrides: ['private', 'watermark'], watermark: true });
+    const r = jobs.insertWithinQuota(input, unlimited, NOW);
+    if (!r.ok) throw new Error('insert refused');
+    expect(r.job).toMatchObject({ ...input, status: 'submitting', createdAt: NOW, progress: 0, messageGone: false, deliveryAttempts: 0 });
+    expect(typeof r.job.guildId).toBe('string');
+  });
+
+  it('refuses a second row for the same interaction', () => {
+    const { jobs } = repo();
+    const input = newJob();
+    expect(jobs.insertWithinQuota(input, unlimited, NOW).ok).toBe(true);
+    expect(jobs.insertWithinQuota(input, unlimited, NOW)).toMatchObject({ ok: false, reason: 'duplicate' });
+  });
+
+  it('enforces max_active on unfinished jobs only', () => {
+    const { jobs } = repo();
+    const quota = { maxActive: 2, dailyLimit: 0, dayStart: DAY };
+    const a = jobs.insertWithinQuota(newJob(), quota, NOW);
+    const b = jobs.insertWithinQuota(newJob(), quota, NOW);
+    expect(a.ok && b.ok).toBe(true);
+    expect(jobs.insertWithinQuota(newJob(), quota, NOW)).toEqual({ ok: false, reason: 'max_active', active: 2 });
+    if (a.ok) jobs.transition(a.job.id, 'submitting', 'failed', {}, NOW);
+    expect(jobs.insertWithinQuota(newJob(), quota, NOW).ok).toBe(true);
+  });
+
+  it('enforces the daily limit per UTC day, not counting jobs that never started', () => {
+    const { jobs } = repo();
+    const quota = { maxActive: 0, dailyLimit: 2, dayStart: DAY };
+    const first = jobs.insertWithinQuota(newJob(), quota, NOW);
+    if (first.ok) jobs.transition(first.job.id, 'submitting', 'submit_failed', {}, NOW);
+    expect(jobs.insertWithinQuota(newJob(), quota, NOW).ok).toBe(true);
+    expect(jobs.insertWithinQuota(newJob(), quota, NOW).ok).toBe(true);
+    expect(jobs.insertWithinQuota(newJob(), quota, NOW)).toEqual({ ok: false, reason: 'daily_limit', today: 2 });
+    // Yesterday's jobs do not count towards today.
+    const tomorrow = { ...quota, dayStart: DAY + 86_400_000 };
+    expect(jobs.insertWithinQuota(newJob(), tomorrow, DAY + 86_400_000).ok).toBe(true);
+  });
+
+  it('keeps limits per server and per member', () => {
+    const { jobs } = repo();
+    const quota = { maxActive: 1, dailyLimit: 0, dayStart: DAY };
+    expect(jobs.insertWithinQuota(newJob(), quota, NOW).ok).toBe(true);
+    expect(jobs.insertWithinQuota(newJob({ userId: '1200000000000000099' }), quota, NOW).ok).toBe(true);
+    expect(jobs.insertWithinQuota(newJob({ guildId: '1200000000000000098' }), quota, NOW).ok).toBe(true);
+    expect(jobs.insertWithinQuota(newJob(), quota, NOW).ok).toBe(false);
+  });
+
+  it('transitions with compare-and-swap: only one of two racing claims wins', () => {
+    const { jobs } = repo();
+    const r = jobs.insertWithinQuota(newJob(), unlimited, NOW);
+    if (!r.ok) throw new Error();
+    jobs.transition(r.job.id, 'submitting', 'completed', { upstreamId: 'sora-2:task_x' }, NOW);
+    const first = jobs.transition(r.job.id, 'completed', 'delivering', { deliveryAttempts: 1 }, NOW);
+    const second = jobs.transition(r.job.id, 'completed', 'delivering', { deliveryAttempts: 1 }, NOW);
+    expect(first?.status).toBe('delivering');
+    expect(second).toBeUndefined();
+  });
+
+  it('finds due jobs in time order and the next due time', () => {
+    const { jobs } = repo();
+    const ids = [30, 10, 20].map((offset) => {
+      const r = jobs.insertWithinQuota(newJob(), unlimited, NOW);
+      if (!r.ok) throw new Error();
+      jobs.transition(r.job.id, 'submitting', 'queued', { upstreamId: `sora-2:task_${offset}`, nextRunAt: NOW + offset }, NOW);
+      return r.job.id;
+    });
+    expect(jobs.nextDueAt()).toBe(NOW + 10);
+    expect(jobs.due(NOW + 20, 10).map((j) => j.id)).toEqual([ids[1], ids[2]]);
+    jobs.transition(ids[1]!, 'queued', 'failed', { nextRunAt: null }, NOW);
+    expect(jobs.nextDueAt()).toBe(NOW + 20);
+  });
+
+  it('searches a member’s finished videos by prompt or id, newest first', () => {
+    const { jobs } = repo();
+    const make = (prompt: string, at: number, status: 'delivered' | 'failed') => {
+      const r = jobs.insertWithinQuota(newJob({ prompt }), unlimited, at);
+      if (!r.ok) throw new Error();
+      jobs.transition(r.job.id, 'submitting', status, { upstreamId: `sora-2:task_${prompt.replace(/\s/g, '')}` }, at);
+    };
+    make('red fox', NOW, 'delivered');
+    make('blue fox', NOW + 1, 'delivered');
+    make('fox failed', NOW + 2, 'failed');
+    expect(jobs.searchCompleted('1200000000000000003', 'FOX', 10).map((j) => j.prompt)).toEqual(['blue fox', 'red fox']);
+    expect(jobs.searchCompleted('1200000000000000003', 'task_redfox', 10).map((j) => j.prompt)).toEqual(['red fox']);
+    expect(jobs.searchCompleted('someone-else', '', 10)).toEqual([]);
+  });
+});
+
+describe('SettingsRepository', () => {
+  it('stores overrides, keeps an audit trail, and resets', () => {
+    const { settings } = repo();
+    expect(settings.get('g1')).toBeUndefined();
+    settings.update('g1', { private: true, lockPrivate: true, allowedModels: ['sora-2'] }, 'mod1', NOW);
+    settings.update('g1', { dailyLimit: 3, allowedChannels: ['c1', 'c2'] }, 'mod2', NOW + 1);
+    expect(settings.get('g1')).toMatchObject({ private: true, lockPrivate: true, watermark: null, dailyLimit: 3, allowedModels: ['sora-2'], allowedChannels: ['c1', 'c2'], updatedBy: 'mod2' });
+    settings.reset('g1', 'mod3', NOW + 2);
+    expect(settings.get('g1')).toBeUndefined();
+    expect(settings.history('g1', 10).map((h) => [h.userId, h.changes])).toEqual([
+      ['mod3', { reset: true }],
+      ['mod2', { dailyLimit: 3, allowedChannels: ['c1', 'c2'] }],
+      ['mod1', { private: true, lockPrivate: true, allowedModels: ['sora-2'] }],
+    ]);
+  });
+});
+
+describe('StateRepository', () => {
+  it('upserts values', () => {
+    const { state } = repo();
+    expect(state.get('x')).toBeUndefined();
+    state.set('x', '1');
+    state.set('x', '2');
+    expect(state.get('x')).toBe('2');
+  });
+});
