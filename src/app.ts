@@ -1,7 +1,9 @@
 import path from 'node:path';
 import { Client, Events, GatewayIntentBits, type Interaction } from 'discord.js';
 import { systemClock, systemTimers, type Clock, type Timers } from './clock.js';
+import { createJobButtons } from './commands/job-buttons.js';
 import { createSoraConfigCommand } from './commands/sora-config.js';
+import { createSoraJobsCommand } from './commands/sora-jobs.js';
 import { createSoraCommand } from './commands/sora.js';
 import { commandDefinitions } from './commands/index.js';
 import type { Config } from './config.js';
@@ -106,9 +108,10 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     maxImageBytes: config.maxImageBytes,
   });
 
+  const history = createSoraJobsCommand({ jobs, maxWaitMs: config.jobMaxWaitMs });
   const router = new InteractionRouter(
-    [createSoraCommand({ jobs: jobService, clock }), createSoraConfigCommand({ settings, jobs, clock })],
-    [],
+    [createSoraCommand({ jobs: jobService, jobsRepo: jobs, clock }), createSoraConfigCommand({ settings, jobs, clock }), history.command],
+    [createJobButtons({ jobs: jobService, jobsRepo: jobs, clock, maxWaitMs: config.jobMaxWaitMs }), history.pages],
     log,
   );
   const accepting = { value: true };

@@ -10,7 +10,9 @@ import {
 } from 'discord.js';
 import type { Clock } from '../clock.js';
 import { ALL_DURATIONS, ALL_SIZES, MODELS } from '../services/capabilities.js';
-import type { JobService, Responder } from '../services/jobs.js';
+import type { JobsRepository } from '../db/jobs-repository.js';
+import type { CommandContext, JobService, Responder } from '../services/jobs.js';
+import { shorten } from '../ui/render.js';
 import { PROMPT_MAX_LENGTH, type SoraOptions } from '../services/sora-request.js';
 import type { SlashCommand } from './types.js';
 
@@ -162,25 +164,36 @@ export function interactionResponder(interaction: ChatInputCommandInteraction | 
   };
 }
 
-export function createSoraCommand(deps: { jobs: JobService; clock: Clock }): SlashCommand {
+/** What a job keeps of the interaction that started it (a command, a button or a modal). */
+export function commandContext(interaction: ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction, clock: Clock): CommandContext {
+  return {
+    interactionId: interaction.id,
+    applicationId: interaction.applicationId,
+    token: interaction.token,
+    guildId: interaction.guildId,
+    channelId: interaction.channelId!,
+    userId: interaction.user.id,
+    locale: interaction.locale,
+    attachmentSizeLimit: interaction.attachmentSizeLimit,
+    // The token's 15 minutes run from Discord's timestamp, never later than now.
+    receivedAt: Math.min(interaction.createdTimestamp, clock.now()),
+  };
+}
+
+export function createSoraCommand(deps: { jobs: JobService; jobsRepo: JobsRepository; clock: Clock }): SlashCommand {
   return {
     data: soraCommandData,
     async execute(interaction) {
-      const receivedAt = interaction.createdTimestamp ?? deps.clock.now();
-      await deps.jobs.start(
-        {
-          interactionId: interaction.id,
-          applicationId: interaction.applicationId,
-          token: interaction.token,
-          guildId: interaction.guildId,
-          channelId: interaction.channelId,
-          userId: interaction.user.id,
-          locale: interaction.locale,
-          attachmentSizeLimit: interaction.attachmentSizeLimit,
-          receivedAt: Math.min(receivedAt, deps.clock.now()),
-        },
-        readSoraOptions(interaction),
-        interactionResponder(interaction),
+      await deps.jobs.start(commandContext(interaction, deps.clock), readSoraOptions(interaction), interactionResponder(interaction));
+    },
+    async autocomplete(interaction) {
+      const focused = interaction.options.getFocused(true);
+      if (focused.name !== 'character_from_task') return interaction.respond([]);
+      const jobs = deps.jobsRepo.searchCompleted(interaction.user.id, String(focused.value), 25);
+      await interaction.respond(
+        jobs
+          .filter((job) => job.upstreamId!.length <= 100)
+          .map((job) => ({ name: shorten(`${job.prompt.replace(/\s+/g, ' ')} · ${job.upstreamId}`, 100), value: job.upstreamId! })),
       );
     },
   };

@@ -45,6 +45,31 @@ export interface Responder {
   withdraw(message: string): Promise<void>;
 }
 
+export interface ReusedImage {
+  path: string;
+  name: string;
+  contentType: string;
+}
+
+/** A finished job's parameters as `/sora` options, for a re-roll or a character follow-up. */
+export function optionsFromJob(job: Job): { options: SoraOptions; image?: ReusedImage } {
+  const options: SoraOptions = {
+    prompt: job.prompt,
+    model: job.model,
+    duration: job.seconds,
+    size: job.size,
+    watermark: job.watermark,
+    private: job.private,
+  };
+  if (job.imageUrl) options.imageUrl = job.imageUrl;
+  if (job.characterUrl) options.characterUrl = job.characterUrl;
+  if (job.characterTimestamps) options.characterTimestamps = job.characterTimestamps;
+  if (job.characterFromTask) options.characterFromTask = job.characterFromTask;
+  if (job.characterCreate !== null) options.characterCreate = job.characterCreate;
+  const image = job.imagePath ? { path: job.imagePath, name: job.imageName ?? 'image', contentType: job.imageType ?? 'image/png' } : undefined;
+  return image ? { options, image } : { options };
+}
+
 export interface JobServiceOptions extends PollBounds {
   maxImageBytes: number;
 }
@@ -67,7 +92,11 @@ export class JobService {
     private readonly options: JobServiceOptions,
   ) {}
 
-  async start(ctx: CommandContext, options: SoraOptions, responder: Responder): Promise<Job | undefined> {
+  /**
+   * `reuseImage`: a stored reference image to send again (a re-roll), instead
+   * of a new Discord attachment.
+   */
+  async start(ctx: CommandContext, options: SoraOptions, responder: Responder, reuseImage?: ReusedImage): Promise<Job | undefined> {
     let params: JobParams & { image: { url: string } | null };
     let result: InsertResult;
     try {
@@ -83,8 +112,8 @@ export class JobService {
         private: applied.private,
         overrides: applied.overrides,
         imagePath: null,
-        imageName: request.image?.name ?? null,
-        imageType: request.image?.contentType ?? null,
+        imageName: request.image?.name ?? reuseImage?.name ?? null,
+        imageType: request.image?.contentType ?? reuseImage?.contentType ?? null,
         imageUrl: request.imageUrl,
         characterUrl: request.characterUrl,
         characterTimestamps: request.characterTimestamps,
@@ -126,9 +155,9 @@ export class JobService {
       throw err;
     }
 
-    if (params.image) {
+    if (params.image || reuseImage) {
       try {
-        const stored = await this.images.fetch(job.id, params.image.url);
+        const stored = params.image ? await this.images.fetch(job.id, params.image.url) : { path: await this.images.copy(reuseImage!.path, job.id), contentType: reuseImage!.contentType };
         this.jobs.patch(job.id, { imagePath: stored.path, imageType: stored.contentType }, this.clock.now());
         job = { ...job, imagePath: stored.path, imageType: stored.contentType };
       } catch (err) {

@@ -1,4 +1,4 @@
-import type { APIEmbed, APIEmbedField, APIAllowedMentions, APIActionRowComponent, APIButtonComponent } from 'discord.js';
+import { ButtonStyle, ComponentType, type APIEmbed, type APIEmbedField, type APIAllowedMentions, type APIActionRowComponent, type APIButtonComponent } from 'discord.js';
 import type { Job, JobStatus } from '../db/jobs-repository.js';
 import { t, type MessageKey, type MessageParams } from './i18n.js';
 
@@ -165,8 +165,30 @@ export function renderDelivery(job: Job, link: { url: string; size?: number } | 
   return {
     content: shorten(lines.join('\n'), 2000),
     embeds: [embed],
-    components: [],
+    components: [jobButtons(job)],
     allowed_mentions: { parse: [], users: [job.userId] },
+  };
+}
+
+/** `custom_id`s carry the job id; everything else is read from the database when clicked. */
+export const customIds = {
+  reroll: (jobId: number) => `sora:reroll:${jobId}`,
+  character: (jobId: number) => `sora:character:${jobId}`,
+  details: (jobId: number) => `sora:details:${jobId}`,
+  characterModal: (jobId: number) => `sora:charmodal:${jobId}`,
+  jobsPage: (userId: string, page: number) => `jobs:page:${userId}:${page}`,
+};
+
+/** Follow-ups under a finished video: they keep working after restarts and on old messages. */
+export function jobButtons(job: Job): APIActionRowComponent<APIButtonComponent> {
+  const locale = job.locale;
+  return {
+    type: ComponentType.ActionRow,
+    components: [
+      { type: ComponentType.Button, style: ButtonStyle.Primary, label: t(locale, 'button.reroll'), emoji: { name: '🎲' }, custom_id: customIds.reroll(job.id) },
+      { type: ComponentType.Button, style: ButtonStyle.Secondary, label: t(locale, 'button.character'), emoji: { name: '🧸' }, custom_id: customIds.character(job.id) },
+      { type: ComponentType.Button, style: ButtonStyle.Secondary, label: t(locale, 'button.details'), emoji: { name: 'ℹ️' }, custom_id: customIds.details(job.id) },
+    ],
   };
 }
 
