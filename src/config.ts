@@ -148,13 +148,12 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       const name = String(issue.path[0] ?? '?');
       problems.push(`${name} ${issue.message}`);
     }
+  } else if (result.data.POLL_MIN_SECONDS > result.data.POLL_MAX_SECONDS) {
+    problems.push('POLL_MIN_SECONDS must not be greater than POLL_MAX_SECONDS');
   }
-  if (result.success) {
-    const v = result.data;
-    if (v.POLL_MIN_SECONDS > v.POLL_MAX_SECONDS) problems.push('POLL_MIN_SECONDS must not be greater than POLL_MAX_SECONDS');
-    const dbProblem = checkDatabasePath(v.DATABASE_PATH);
-    if (dbProblem) problems.push(`DATABASE_PATH ${dbProblem}`);
-  }
+  // Checked even when other variables are wrong, so one run shows every problem.
+  const dbProblem = checkDatabasePath(env.DATABASE_PATH?.trim() || './data/sora-bot.db');
+  if (dbProblem) problems.push(`DATABASE_PATH ${dbProblem}`);
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
   const v = result.data;
   return {
