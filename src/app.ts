@@ -114,10 +114,13 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     [createJobButtons({ jobs: jobService, jobsRepo: jobs, clock, maxWaitMs: config.jobMaxWaitMs }), history.pages],
     log,
   );
-  const accepting = { value: true };
+  // Handlers still running at shutdown (a submission mid-POST) are waited for, within the deadline.
+  const handling = new Set<Promise<void>>();
+  let accepting = true;
   client.on(Events.InteractionCreate, (interaction: Interaction) => {
-    if (!accepting.value) return;
-    void router.handle(interaction);
+    if (!accepting) return;
+    const run = router.handle(interaction).finally(() => handling.delete(run));
+    handling.add(run);
   });
   client.on(Events.Error, (err) => log.error({ err }, 'discord client error'));
   client.on(Events.ShardDisconnect, (event, shard) => log.warn({ code: event.code, shard }, 'gateway disconnected'));
@@ -146,8 +149,9 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     async stop(timeoutMs = 10_000) {
       if (stopped) return;
       stopped = true;
-      accepting.value = false;
-      await poller.stop(timeoutMs);
+      accepting = false;
+      const deadline = new Promise((resolve) => setTimeout(resolve, timeoutMs).unref());
+      await Promise.race([Promise.allSettled([...handling, poller.stop(timeoutMs)]), deadline]);
       await client.destroy();
       await tuzi.close();
       db.close();

@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import type { Job } from '../../src/db/jobs-repository.js';
+import { characterModal, renderJobDetails, renderJobList } from '../../src/ui/jobs-view.js';
+import { failureReason, progressBar, progressKey, renderDelivery, renderFailureNotice, renderJob, shorten } from '../../src/ui/render.js';
+import { newJob } from '../helpers/jobs.js';
+
+function job(overrides: Partial<Job> = {}): Job {
+  return {
+    ...newJob(),
+    id: 7,
+    status: 'in_progress',
+    upstreamId: 'sora-2:task_01k78gpb3ffrmtyww0000000000',
+    progress: 42,
+    progressChangedAt: null,
+    videoUrl: null,
+    errorCode: null,
+    errorMessage: null,
+    createdAt: Date.UTC(2026, 0, 1, 12),
+    submittedAt: Date.UTC(2026, 0, 1, 12),
+    finishedAt: null,
+    nextRunAt: null,
+    pollCount: 0,
+    errorStreak: 0,
+    shownKey: null,
+    shownAt: null,
+    deliveryAttempts: 0,
+    deliveryClaimedAt: null,
+    deliveredMessageId: null,
+    deliveryMode: null,
+    messageId: '1300000000000000001',
+    messageGone: false,
+    updatedAt: 0,
+    ...overrides,
+  };
+}
+
+describe('render', () => {
+  it('draws a progress bar', () => {
+    expect(progressBar(0)).toBe('░░░░░░░░░░░░ 0%');
+    expect(progressBar(50)).toBe('██████░░░░░░ 50%');
+    expect(progressBar(140)).toBe('████████████ 100%');
+  });
+
+  it('shows prompt, parameters, status, progress, time left and task id', () => {
+    const body = renderJob(job({ prompt: 'a *bold* @everyone corgi', private: true }), { status: 'in_progress', progress: 42, etaMs: 120_000 });
+    const embed = body.embeds[0]!;
+    expect(embed.description).toBe('> a \\*bold\\* @everyone corgi');
+    const text = JSON.stringify(embed.fields);
+    expect(text).toContain('42%');
+    expect(text).toContain('about 2 min');
+    expect(text).toContain('sora-2');
+    expect(text).toContain('10 s');
+    expect(text).toContain('1280x720');
+    expect(text).toContain('private');
+    expect(text).toContain('<t:1767268800:R>');
+    expect(embed.footer?.text).toBe('Task: sora-2:task_01k78gpb3ffrmtyww0000000000');
+    expect(body.allowed_mentions).toEqual({ parse: [] });
+  });
+
+  it('renders in Chinese for zh-CN', () => {
+    const body = renderJob(job({ locale: 'zh-CN' }), { status: 'queued', progress: 0 });
+    expect(body.embeds[0]!.title).toBe('Sora 视频');
+    expect(JSON.stringify(body.embeds[0]!.fields)).toContain('排队中');
+  });
+
+  it('changes the progress key only when the visible display changes', () => {
+    const a = progressKey('en-US', { status: 'in_progress', progress: 42, etaMs: 120_000 });
+    expect(progressKey('en-US', { status: 'in_progress', progress: 42, etaMs: 110_000 })).toBe(a);
+    expect(progressKey('en-US', { status: 'in_progress', progress: 43, etaMs: 120_000 })).not.toBe(a);
+    expect(progressKey('en-US', { status: 'queued', progress: 42, etaMs: 120_000 })).not.toBe(a);
+  });
+
+  it('delivery pings only the member, never roles or everyone', () => {
+    const body = renderDelivery(job({ status: 'delivered', prompt: '@everyone <@&123> look' }), null);
+    expect(body.allowed_mentions).toEqual({ parse: [], users: ['1200000000000000003'] });
+    expect(body.content).toContain('<@1200000000000000003>');
+    expect(body.components[0]!.components.map((c) => ('custom_id' in c ? c.custom_id : ''))).toEqual(['sora:reroll:7', 'sora:character:7', 'sora:details:7']);
+  });
+
+  it('explains a link instead of an attachment with both sizes', () => {
+    const body = renderDelivery(job({ status: 'delivered' }), { url: 'https://videos.example/v.mp4', size: 30 * 1024 * 1024 });
+    expect(body.content).toContain('30.0 MiB');
+    expect(body.content).toContain('10.0 MiB');
+    expect(body.content).toContain('https://videos.example/v.mp4');
+  });
+
+  it('shows the upstream reason of a failure, and a failure notice pings only the member', () => {
+    const failed = job({ status: 'failed', errorCode: 'content_policy_violation', errorMessage: 'Your prompt was flagged <@&1> @here' });
+    expect(failureReason(failed, 90 * 60_000)).toEqual({ key: 'job.failed_reason', params: { message: 'Your prompt was flagged <@&1> @here (`content_policy_violation`)' } });
+    const notice = renderFailureNotice(failed, 90 * 60_000);
+    expect(notice.allowed_mentions).toEqual({ parse: [], users: ['1200000000000000003'] });
+    expect(JSON.stringify(notice.embeds)).toContain('content_policy_violation');
+    expect(failureReason(job({ status: 'timed_out' }), 90 * 60_000)).toEqual({ key: 'job.timed_out_reason', params: { minutes: 90 } });
+    expect(failureReason(job({ status: 'submit_failed', errorCode: 'interrupted' }), 1).key).toBe('job.submit_interrupted');
+  });
+
+  it('shortens by characters, not UTF-16 units', () => {
+    expect(shorten('😀😀😀😀', 3)).toBe('😀😀…');
+  });
+});
+
+describe('jobs view', () => {
+  it('lists jobs with paging buttons that carry the owner', () => {
+    const view = renderJobList('en-US', 'u1', [job(), job({ id: 8, status: 'delivered', deliveredMessageId: '1300000000000000009' })], 1, 25);
+    expect(view.embeds[0]!.footer?.text).toBe('Page 2 of 3 · 25 video(s)');
+    expect(view.embeds[0]!.description).toContain('`#8` Done');
+    expect(view.embeds[0]!.description).toContain('https://discord.com/channels/1200000000000000001/1200000000000000002/1300000000000000009');
+    const buttons = view.components[0]!.components;
+    expect(buttons.map((b) => ('custom_id' in b ? b.custom_id : ''))).toEqual(['jobs:page:u1:0', 'jobs:page:u1:2']);
+  });
+
+  it('says how to start when there are no jobs', () => {
+    expect(renderJobList('zh-CN', 'u1', [], 0, 0).embeds[0]!.description).toContain('/sora');
+  });
+
+  it('details a job and builds the character modal within Discord limits', () => {
+    const details = renderJobDetails('en-US', job({ status: 'failed', errorMessage: 'blocked' }), 60_000);
+    expect(JSON.stringify(details.fields)).toContain('blocked');
+    const modal = characterModal('zh-CN', job());
+    expect(modal.custom_id).toBe('sora:charmodal:7');
+    expect(modal.title.length).toBeLessThanOrEqual(45);
+  });
+});
