@@ -42,6 +42,8 @@ export interface App {
   readonly log: Logger;
   /** Logs in, waits for the gateway, syncs commands, recovers and starts the poller. */
   start(): Promise<void>;
+  /** True when no interaction handler and no job step is running (tests wait for this). */
+  idle(): boolean;
   /** Stops background work, lets running steps finish (bounded), disconnects, closes the database. */
   stop(timeoutMs?: number): Promise<void>;
 }
@@ -145,6 +147,9 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       if (interrupted > 0) log.warn({ interrupted }, 'jobs caught mid-submission were marked, not resent');
       poller.start();
       log.info({ user: client.user?.tag, guilds: client.guilds.cache.size }, 'bot ready');
+    },
+    idle() {
+      return handling.size === 0 && poller.activeSteps === 0;
     },
     async stop(timeoutMs = 10_000) {
       if (stopped) return;

@@ -125,10 +125,10 @@ export class Delivery {
     return this.postFailed(job, outcome);
   }
 
-  private finish(job: Job, messageId: string, mode: 'attachment' | 'link'): DeliveryResult {
+  private async finish(job: Job, messageId: string, mode: 'attachment' | 'link'): Promise<DeliveryResult> {
     const now = this.clock.now();
     const done = this.jobs.transition(job.id, 'delivering', 'delivered', { deliveredMessageId: messageId, deliveryMode: mode, finishedAt: now, nextRunAt: null }, now);
-    if (done) void this.showDelivered(done);
+    if (done) await this.showDelivered(done);
     return { done: true };
   }
 
@@ -139,12 +139,12 @@ export class Delivery {
     this.noteEdit(job, outcome, 'final:delivered');
   }
 
-  private postFailed(job: Job, outcome: Exclude<SendOutcome, { ok: true }>): DeliveryResult {
+  private async postFailed(job: Job, outcome: Exclude<SendOutcome, { ok: true }>): Promise<DeliveryResult> {
     if (outcome.reason === 'transient') return this.retryLater(job, new Error(outcome.detail));
     return this.giveUp(job, `Discord refused the post: ${outcome.reason}`);
   }
 
-  private retryLater(job: Job, err: unknown): DeliveryResult {
+  private async retryLater(job: Job, err: unknown): Promise<DeliveryResult> {
     const now = this.clock.now();
     if (job.deliveryAttempts >= this.options.maxDeliveryAttempts) return this.giveUp(job, String(err));
     const retryInMs = Math.min(5 * 60_000, 5_000 * 2 ** job.deliveryAttempts);
@@ -153,11 +153,11 @@ export class Delivery {
     return { done: false, retryInMs };
   }
 
-  private giveUp(job: Job, why: string): DeliveryResult {
+  private async giveUp(job: Job, why: string): Promise<DeliveryResult> {
     const now = this.clock.now();
     const failed = this.jobs.transition(job.id, 'delivering', 'delivery_failed', { finishedAt: now, nextRunAt: null, errorMessage: why }, now);
     this.log.error({ jobId: job.id, why }, 'delivery given up');
-    if (failed) void this.showFailure(failed);
+    if (failed) await this.showFailure(failed);
     return { done: true };
   }
 

@@ -105,7 +105,7 @@ export class JobWorker {
     await this.delivery.showProgress(updated, { status, progress, ...(etaMs !== undefined && etaMs > 0 ? { etaMs } : {}) });
   }
 
-  private pollFailed(job: Job, err: unknown): void {
+  private async pollFailed(job: Job, err: unknown): Promise<void> {
     const now = this.clock.now();
     const status = upstreamStatus(err);
     if (status === 404) {
@@ -117,7 +117,7 @@ export class JobWorker {
         { errorCode: 'not_found', errorMessage: 'The video service no longer knows this task.', finishedAt: now, nextRunAt: null },
         now,
       );
-      if (failed) void this.delivery.showFailure(failed);
+      if (failed) await this.delivery.showFailure(failed);
       return;
     }
     // Everything else (network, 429, 5xx, and even 401/403, which an operator

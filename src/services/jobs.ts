@@ -242,13 +242,16 @@ export class JobService {
 
 /**
  * rejected: upstream refused the request (4xx) — nothing was made.
- * unavailable: upstream answered with 429/5xx, or the request never left — nothing was made.
- * unknown: the request may have arrived and no answer came — a video may exist that we cannot follow.
+ * unavailable: rate-limited (429), or the request never left — nothing was made.
+ * unknown: no answer, or a 5xx (a gateway may fail after upstream accepted
+ * the job) — a video may exist that we cannot follow, so it is not resent.
  */
 function submitFailureCode(err: unknown): 'rejected' | 'unavailable' | 'unknown' {
   const status = upstreamStatus(err);
-  if (status !== undefined) return status >= 400 && status < 500 && status !== 429 ? 'rejected' : 'unavailable';
-  return (err as { mayHaveReachedServer?: boolean }).mayHaveReachedServer === false ? 'unavailable' : 'unknown';
+  if (status === 429) return 'unavailable';
+  if (status !== undefined && status >= 400 && status < 500) return 'rejected';
+  if (status === undefined && (err as { mayHaveReachedServer?: boolean }).mayHaveReachedServer === false) return 'unavailable';
+  return 'unknown';
 }
 
 function upstreamMessage(err: unknown): string {

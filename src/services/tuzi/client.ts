@@ -143,23 +143,22 @@ export class TuziClient {
   /** `GET /v1/videos/{id}`. */
   async getVideo(id: string, opts: RequestOptions = {}): Promise<VideoTask> {
     const url = `${this.#base}/v1/videos/${this.#segment('retrieve', id)}`;
-    const body = await this.#withRetries(
+    return this.#withRetries(
       'retrieve',
       (err) => err.retryable,
-      () => this.#sendJson('retrieve', 'GET', url, undefined, opts.signal),
+      async () => {
+        const task = normaliseTask(await this.#sendJson('retrieve', 'GET', url, undefined, opts.signal));
+        if (task) return task;
+        throw new TuziError('Tuzi retrieve answered without a task', {
+          operation: 'retrieve',
+          kind: 'invalid_response',
+          retryable: true,
+          mayHaveReachedServer: true,
+          status: 200,
+        });
+      },
       opts.signal,
     );
-    const task = normaliseTask(body);
-    if (!task) {
-      throw new TuziError('Tuzi retrieve answered without a task', {
-        operation: 'retrieve',
-        kind: 'invalid_response',
-        retryable: true,
-        mayHaveReachedServer: true,
-        status: 200,
-      });
-    }
-    return task;
   }
 
   /**
@@ -171,7 +170,16 @@ export class TuziClient {
   async downloadVideo(idOrUrl: string, destination: string, opts: DownloadOptions): Promise<DownloadResult> {
     let start: URL;
     if (/^https?:\/\//i.test(idOrUrl)) {
-      start = new URL(idOrUrl);
+      try {
+        start = new URL(idOrUrl);
+      } catch {
+        throw new TuziError('Tuzi download refused a malformed video URL', {
+          operation: 'download',
+          kind: 'invalid_request',
+          retryable: false,
+          mayHaveReachedServer: false,
+        });
+      }
     } else {
       start = new URL(`${this.#base}/v1/videos/${this.#segment('download', idOrUrl)}/content`);
     }
@@ -183,7 +191,7 @@ export class TuziClient {
     );
   }
 
-  /** Closes the connection pool; in-flight requests fail with kind `closed`. */
+  /** Lets in-flight requests finish, then closes the pool; later calls fail with kind `closed`. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -242,10 +250,15 @@ export class TuziClient {
           mayHaveReachedServer: false,
         });
       }
+      let dispatched = false;
       try {
-        return await this.#limiter.run(attempt, signal);
+        return await this.#limiter.run(() => {
+          dispatched = true;
+          return attempt();
+        }, signal);
       } catch (raw) {
-        const err = this.#toError(operation, raw, signal);
+        // Aborted while still waiting for a slot: nothing was sent.
+        const err = this.#toError(operation, raw, signal, dispatched);
         if (n >= this.#retry.maxRetries || !mayRetry(err)) throw err;
         const wait = this.#backoff(err, n);
         if (wait === undefined) throw err;
@@ -256,7 +269,8 @@ export class TuziClient {
         try {
           await this.#sleep(wait, signal);
         } catch (sleepErr) {
-          throw this.#toError(operation, sleepErr, signal);
+          // The previous attempt's verdict stands: an abort during backoff sends nothing new.
+          throw this.#toError(operation, sleepErr, signal, err.mayHaveReachedServer);
         }
       }
     }
@@ -272,14 +286,14 @@ export class TuziClient {
     return Math.round(step / 2 + (this.#random() * step) / 2);
   }
 
-  #toError(operation: TuziOperation, err: unknown, signal: AbortSignal | undefined): TuziError {
+  #toError(operation: TuziOperation, err: unknown, signal: AbortSignal | undefined, dispatched = true): TuziError {
     if (err instanceof TuziError) return err;
     if (signal?.aborted) {
       return new TuziError(`Tuzi ${operation} aborted`, {
         operation,
         kind: 'aborted',
         retryable: false,
-        mayHaveReachedServer: true,
+        mayHaveReachedServer: dispatched,
         cause: err,
       });
     }
