@@ -7,6 +7,7 @@ import { failureReason, progressKey, renderDelivery, renderFailureNotice, render
 import type { DiscordMessenger, SendOutcome } from './discord-messenger.js';
 import type { VideoApi } from './video-api.js';
 import { isRetryableUpstreamError } from './video-api.js';
+import { TuziError } from './tuzi/errors.js';
 
 export interface DeliveryOptions {
   /** Minimum spacing of progress edits of one message. */
@@ -109,7 +110,7 @@ export class Delivery {
       });
       size = downloaded.bytes;
     } catch (err) {
-      const tooLarge = (err as { kind?: string }).kind === 'too_large';
+      const tooLarge = err instanceof TuziError && err.kind === 'too_large';
       if (!tooLarge && isRetryableUpstreamError(err)) return this.retryLater(job, err);
       if (!tooLarge) this.log.warn({ jobId: job.id, err }, 'video download failed; falling back to the link');
     }

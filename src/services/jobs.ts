@@ -11,6 +11,7 @@ import { nextPollDelay, type PollBounds } from './poll-policy.js';
 import { utcDayStart, type SettingsService } from './settings.js';
 import { validateSoraOptions, type SoraOptions } from './sora-request.js';
 import type { CreateVideoRequest } from './tuzi/types.js';
+import { TuziError } from './tuzi/errors.js';
 import { upstreamStatus, type VideoApi } from './video-api.js';
 
 /** Discord's interaction token lifetime. */
@@ -250,13 +251,13 @@ function submitFailureCode(err: unknown): 'rejected' | 'unavailable' | 'unknown'
   const status = upstreamStatus(err);
   if (status === 429) return 'unavailable';
   if (status !== undefined && status >= 400 && status < 500) return 'rejected';
-  if (status === undefined && (err as { mayHaveReachedServer?: boolean }).mayHaveReachedServer === false) return 'unavailable';
+  if (status === undefined && err instanceof TuziError && !err.mayHaveReachedServer) return 'unavailable';
   return 'unknown';
 }
 
 function upstreamMessage(err: unknown): string {
-  const e = err as { upstreamMessage?: string; message?: string };
-  return e.upstreamMessage ?? e.message ?? 'unknown error';
+  if (err instanceof TuziError) return err.upstreamMessage ?? err.message;
+  return err instanceof Error ? err.message : 'unknown error';
 }
 
 /** The job's parameters as the upstream request. */

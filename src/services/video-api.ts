@@ -1,3 +1,4 @@
+import { TuziError } from './tuzi/errors.js';
 import type { CreateVideoRequest, DownloadResult, VideoTask } from './tuzi/types.js';
 
 /**
@@ -10,22 +11,15 @@ export interface VideoApi {
   downloadVideo(idOrUrl: string, destination: string, options: { maxBytes: number; signal?: AbortSignal }): Promise<DownloadResult>;
 }
 
-interface UpstreamErrorShape {
-  retryable?: boolean;
-  status?: number;
-  retryAfterMs?: number;
-  mayHaveReachedServer?: boolean;
-}
-
 /** Network trouble, timeouts, 429 and 5xx: worth another try later. */
 export function isRetryableUpstreamError(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as UpstreamErrorShape).retryable === true;
+  return err instanceof TuziError && err.retryable;
 }
 
 export function retryAfterMs(err: unknown): number | undefined {
-  return typeof err === 'object' && err !== null ? (err as UpstreamErrorShape).retryAfterMs : undefined;
+  return err instanceof TuziError ? err.retryAfterMs : undefined;
 }
 
 export function upstreamStatus(err: unknown): number | undefined {
-  return typeof err === 'object' && err !== null ? (err as UpstreamErrorShape).status : undefined;
+  return err instanceof TuziError ? err.status : undefined;
 }
