@@ -65,9 +65,14 @@ export class InteractionRouter {
   }
 }
 
-/** An ephemeral answer, whatever state the interaction is in. */
+/**
+ * An ephemeral answer, whatever state the interaction is in. After a public
+ * deferral, the first follow-up would complete the public "thinking" message
+ * (ignoring the ephemeral flag), so that message is removed first.
+ */
 export async function replyPrivately(interaction: RepliableInteraction, content: string): Promise<void> {
   const body = { content, flags: MessageFlags.Ephemeral as const, allowedMentions: { parse: [] } };
+  if (interaction.deferred && !interaction.replied && !interaction.ephemeral) await interaction.deleteReply().catch(() => undefined);
   if (interaction.deferred || interaction.replied) await interaction.followUp(body);
   else await interaction.reply(body);
 }

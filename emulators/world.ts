@@ -1,0 +1,149 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { DestinationStream } from 'pino';
+import { createApp, type App } from '../src/app.js';
+import type { ManualClock, Clock, Timers } from '../src/clock.js';
+import { parseConfig, type Config } from '../src/config.js';
+import { startDiscordEmulator, type DiscordEmulator } from './discord/server.js';
+import type { DiscordEmulatorOptions } from './discord/types.js';
+import { startTuziEmulator, type TuziEmulator, type TuziEmulatorOptions } from './tuzi/server.js';
+
+/**
+ * Both emulators and the real bot, wired exactly as the composition root
+ * wires it, pointed at the emulators through DISCORD_API_URL and
+ * TUZI_BASE_URL. Used by the end-to-end tests, the demo and the benchmarks.
+ */
+export interface WorldOptions {
+  /** A ManualClock drives the bot, both emulators and token lifetimes; omit for real time. */
+  clock?: ManualClock;
+  /** Extra environment for the bot's config (timing, limits…). */
+  env?: Record<string, string>;
+  tuzi?: Omit<TuziEmulatorOptions, 'clock'>;
+  discord?: Omit<DiscordEmulatorOptions, 'clock'>;
+  /** Where the database lives; a fresh temp folder when omitted. */
+  dataDir?: string;
+  /** Where the bot's logs go; silent when omitted. */
+  logDestination?: DestinationStream;
+  logLevel?: string;
+  /** Do not start the bot (a test that starts it as a child process). */
+  noBot?: boolean;
+}
+
+export interface World {
+  discord: DiscordEmulator;
+  tuzi: TuziEmulator;
+  clock: Clock;
+  manualClock: ManualClock | undefined;
+  app: App | undefined;
+  config: Config;
+  /** The environment the bot was configured with (for a child process). */
+  env: Record<string, string>;
+  dataDir: string;
+  guildId: string;
+  channelId: string;
+  /** Members: `alice` (en-US) and `li` (zh-CN) are ordinary members, `mod` has Manage Server. */
+  users: { alice: string; li: string; mod: string };
+  /** Builds and starts the bot (again, after stopBot: a restart on the same database). */
+  startBot(): Promise<App>;
+  stopBot(): Promise<void>;
+  /** Waits (real time) until the bot has nothing running: no handler, no job step. */
+  settle(maxMs?: number): Promise<void>;
+  /** Moves the manual clock forward in steps, letting the bot finish each step's work. */
+  advance(ms: number, stepMs?: number): Promise<void>;
+  /** Advances until `predicate()` holds, or fails after `maxMs` of simulated time. */
+  advanceUntil(predicate: () => boolean, maxMs: number, stepMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function startWorld(options: WorldOptions = {}): Promise<World> {
+  const manualClock = options.clock;
+  const clock: Clock = manualClock ?? { now: () => Date.now() };
+  const timers: Timers | undefined = manualClock;
+  const tuzi = await startTuziEmulator({ ...options.tuzi, ...(manualClock ? { clock: manualClock } : {}) });
+  const discord = await startDiscordEmulator({ ...options.discord, ...(manualClock ? { clock: manualClock } : {}) });
+  const guild = discord.createGuild({ name: 'Sora Lab' });
+  const channelId = discord.createChannel(guild.id, { name: 'videos' }).id;
+  const users = {
+    alice: discord.createUser({ username: 'alice', guildIds: [guild.id] }).id,
+    li: discord.createUser({ username: 'li', locale: 'zh-CN', guildIds: [guild.id] }).id,
+    mod: discord.createUser({ username: 'mod', guildIds: [guild.id], permissions: (1n << 5n).toString() }).id,
+  };
+  const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'sora-world-'));
+  const env: Record<string, string> = {
+    DISCORD_TOKEN: discord.botToken,
+    TUZI_API_KEY: 'sk-world-test-key-0123456789',
+    TUZI_BASE_URL: tuzi.url,
+    DISCORD_API_URL: discord.apiUrl,
+    DATABASE_PATH: path.join(dataDir, 'bot.db'),
+    LOG_LEVEL: options.logLevel ?? (options.logDestination ? 'info' : 'silent'),
+    ...options.env,
+  };
+  const config = parseConfig(env);
+
+  let app: App | undefined;
+  const world: World = {
+    discord,
+    tuzi,
+    clock,
+    manualClock,
+    get app() {
+      return app;
+    },
+    config,
+    env,
+    dataDir,
+    guildId: guild.id,
+    channelId,
+    users,
+    async startBot() {
+      app = createApp(config, {
+        clock,
+        ...(timers ? { timers } : {}),
+        ...(options.logDestination ? { logDestination: options.logDestination } : {}),
+      });
+      await app.start();
+      return app;
+    },
+    async stopBot() {
+      await app?.stop(5_000);
+      app = undefined;
+    },
+    async settle(maxMs = 10_000) {
+      const deadline = Date.now() + maxMs;
+      let quiet = 0;
+      while (quiet < 3) {
+        if (Date.now() > deadline) throw new Error('the bot did not settle');
+        await sleep(2);
+        quiet = !app || app.idle() ? quiet + 1 : 0;
+      }
+    },
+    async advance(ms, stepMs = 1_000) {
+      if (!manualClock) throw new Error('advance() needs a ManualClock');
+      let left = ms;
+      while (left > 0) {
+        const step = Math.min(stepMs, left);
+        await manualClock.advance(step);
+        await world.settle();
+        left -= step;
+      }
+    },
+    async advanceUntil(predicate, maxMs, stepMs = 1_000) {
+      let spent = 0;
+      while (!predicate()) {
+        if (spent >= maxMs) throw new Error(`condition not reached after ${maxMs} ms of simulated time`);
+        await world.advance(stepMs, stepMs);
+        spent += stepMs;
+      }
+    },
+    async close() {
+      await world.stopBot();
+      await discord.close();
+      await tuzi.close();
+    },
+  };
+  if (!options.noBot) await world.startBot();
+  return world;
+}
