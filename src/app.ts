@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { Client, Events, GatewayIntentBits, type Interaction } from 'discord.js';
+import { Client, Events, GatewayIntentBits, type Interaction, type RESTOptions } from 'discord.js';
 import { systemClock, systemTimers, type Clock, type Timers } from './clock.js';
 import { createJobButtons } from './commands/job-buttons.js';
 import { createSoraConfigCommand } from './commands/sora-config.js';
@@ -83,7 +83,13 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
   const client = new Client({
     intents: [GatewayIntentBits.Guilds],
     allowedMentions: { parse: [] },
-    ...(config.discordApiUrl ? { rest: { api: config.discordApiUrl } } : {}),
+    rest: {
+      // Global fetch (a documented discord.js option) streams a FormData with a
+      // file-backed Blob, so videos go out from disk instead of a Buffer; the
+      // default undici strategy would read the whole file into memory.
+      makeRequest: fetch as unknown as NonNullable<RESTOptions['makeRequest']>,
+      ...(config.discordApiUrl ? { api: config.discordApiUrl } : {}),
+    },
   });
 
   const dataDir = path.dirname(path.resolve(config.databasePath));

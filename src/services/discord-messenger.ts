@@ -129,7 +129,8 @@ export class DiscordMessenger {
   private async requestData(body: object, file?: FileToSend) {
     if (!file) return { body };
     // Stream the video from disk: a file-backed Blob is read in chunks as the
-    // request goes out, so a 50 MiB upload does not sit in memory.
+    // request goes out, so a 50 MiB upload does not sit in memory. (The client's
+    // REST sends through global fetch, which encodes this global FormData; see app.ts.)
     const form = new FormData();
     const withAttachment = { ...body, attachments: [{ id: 0, filename: file.name }] };
     form.append('payload_json', JSON.stringify(withAttachment));

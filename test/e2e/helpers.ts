@@ -1,0 +1,40 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import type { APIMessage } from 'discord.js';
+import { ManualClock } from '../../src/clock.js';
+import { DEFAULT_VIDEO_FILE } from '../../emulators/tuzi/server.js';
+import { startWorld, type World, type WorldOptions } from '../../emulators/world.js';
+
+export const FIXTURE_SHA = createHash('sha256').update(fs.readFileSync(DEFAULT_VIDEO_FILE)).digest('hex');
+export const MINUTE = 60_000;
+
+/** A world on a manual clock with timing made for fast tests. */
+export async function world(options: WorldOptions = {}): Promise<World> {
+  return startWorld({
+    clock: new ManualClock(Date.now()),
+    ...options,
+    env: { POLL_MIN_SECONDS: '3', POLL_MAX_SECONDS: '30', PROGRESS_EDIT_SECONDS: '5', ...options.env },
+    tuzi: { jobDurationMs: 2 * MINUTE, ...options.tuzi },
+  });
+}
+
+/** Messages in the channel carrying a video file. */
+export function videoMessages(w: World, channelId = w.channelId): APIMessage[] {
+  return w.discord.messages(channelId).filter((m) => m.attachments.some((a) => a.filename.endsWith('.mp4')));
+}
+
+/** Runs /sora and waits until the bot acknowledged and finished handling it. */
+export async function sora(w: World, userId: string, options: Record<string, string | number | boolean>, extra: Record<string, unknown> = {}) {
+  const handle = w.discord.invokeSlashCommand({ guildId: w.guildId, channelId: w.channelId, userId, name: 'sora', options, ...extra });
+  await handle.acknowledged();
+  await w.settle();
+  return handle;
+}
+
+export function creates(w: World) {
+  return w.tuzi.requests.filter((r) => r.route === 'create');
+}
+
+export function embedText(m: { embeds: unknown[]; content: string }): string {
+  return m.content + JSON.stringify(m.embeds);
+}
