@@ -46,7 +46,8 @@ export interface World {
   users: { alice: string; li: string; mod: string };
   /** Builds and starts the bot (again, after stopBot: a restart on the same database). */
   startBot(): Promise<App>;
-  stopBot(): Promise<void>;
+  /** Stops the bot; `timeoutMs` bounds the wait for running work (a hung request). */
+  stopBot(timeoutMs?: number): Promise<void>;
   /** Waits (real time) until the bot has nothing running: no handler, no job step. */
   settle(maxMs?: number): Promise<void>;
   /** Moves the manual clock forward in steps, letting the bot finish each step's work. */
@@ -107,8 +108,8 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       await app.start();
       return app;
     },
-    async stopBot() {
-      await app?.stop(5_000);
+    async stopBot(timeoutMs = 5_000) {
+      await app?.stop(timeoutMs);
       app = undefined;
     },
     async settle(maxMs = 10_000) {

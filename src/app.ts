@@ -164,7 +164,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       const deadline = new Promise((resolve) => setTimeout(resolve, timeoutMs).unref());
       await Promise.race([Promise.allSettled([...handling, poller.stop(timeoutMs)]), deadline]);
       await client.destroy();
-      await tuzi.close();
+      await tuzi.close(Math.min(timeoutMs, 2_000));
       db.close();
       log.info('stopped');
     },

@@ -192,10 +192,20 @@ export class TuziClient {
   }
 
   /** Lets in-flight requests finish, then closes the pool; later calls fail with kind `closed`. */
-  async close(): Promise<void> {
+  /**
+   * Closes the pool: waits for running requests up to `graceMs`, then aborts
+   * them (a hung upstream must not keep a shutdown waiting).
+   */
+  async close(graceMs = 5_000): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#agent.close();
+    const timer = setTimeout(() => void this.#agent.destroy().catch(() => undefined), graceMs);
+    timer.unref();
+    try {
+      await this.#agent.close();
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   #segment(operation: TuziOperation, id: string): string {

@@ -1,0 +1,121 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startWorld, type World } from '../../emulators/world.js';
+import { creates, embedText, MINUTE, sora, videoMessages, world } from './helpers.js';
+
+let w: World;
+const children: ChildProcess[] = [];
+afterEach(async () => {
+  for (const c of children.splice(0)) c.kill('SIGKILL');
+  await w?.close();
+});
+
+/** Sets a job's status behind the bot's back, as a crash at that point would have left it. */
+function forceStatus(world: World, id: number, status: string): void {
+  const db = new Database(world.config.databasePath);
+  db.prepare('UPDATE jobs SET status = ? WHERE id = ?').run(status, id);
+  db.close();
+}
+
+describe('restarts: exactly one POST and one visible outcome', () => {
+  it('a job caught in submitting is explained, never resent', async () => {
+    w = await world();
+    await sora(w, w.users.alice, { prompt: 'stuck' });
+    await w.stopBot();
+    // As a crash between writing the row and hearing back from upstream leaves it.
+    forceStatus(w, 1, 'submitting');
+    await w.startBot();
+    await w.settle();
+    const job = w.app!.jobs.get(1)!;
+    expect(job.status).toBe('submit_failed');
+    expect(job.errorCode).toBe('interrupted');
+    const reply = w.discord.messages(w.channelId).find((m) => m.id === job.messageId)!;
+    expect(embedText(reply)).toContain('not sent again');
+    await w.advance(5 * MINUTE, 10_000);
+    expect(creates(w)).toHaveLength(1);
+    expect(videoMessages(w)).toHaveLength(0);
+  });
+
+  it.each(['queued', 'in_progress'])('a restart while %s resumes the job', async (state) => {
+    w = await world({ tuzi: { jobDurationMs: 4 * MINUTE } });
+    await sora(w, w.users.alice, { prompt: 'resume me' });
+    await w.advanceUntil(() => w.app!.jobs.get(1)!.status === state, 4 * MINUTE);
+    await w.stopBot();
+    await w.advance(MINUTE);
+    await w.startBot();
+    await w.advanceUntil(() => videoMessages(w).length === 1, 10 * MINUTE);
+    await w.advance(MINUTE);
+    expect(creates(w)).toHaveLength(1);
+    expect(videoMessages(w)).toHaveLength(1);
+  });
+
+  it('a finished job not yet delivered is delivered once after the restart', async () => {
+    w = await world();
+    w.discord.injectFault({ route: 'channel_create', status: 502, times: Infinity });
+    await sora(w, w.users.alice, { prompt: 'finish later' });
+    await w.advanceUntil(() => w.app!.jobs.get(1)!.deliveryAttempts >= 1 && w.app!.jobs.get(1)!.status === 'completed', 10 * MINUTE);
+    await w.stopBot();
+    w.discord.clearFaults();
+    await w.startBot();
+    await w.advanceUntil(() => videoMessages(w).length === 1, 10 * MINUTE);
+    await w.advance(2 * MINUTE);
+    expect(videoMessages(w)).toHaveLength(1);
+    expect(w.app!.jobs.get(1)!.status).toBe('delivered');
+  });
+
+  it('a crash after the upload but before it was recorded does not post the video twice', async () => {
+    w = await world();
+    // The post lands, but the answer is lost; then the process "dies" mid-delivery.
+    w.discord.injectFault({ route: 'channel_create', status: 502, when: 'after', times: Infinity });
+    await sora(w, w.users.alice, { prompt: 'lost answer' });
+    await w.advanceUntil(() => videoMessages(w).length >= 1, 10 * MINUTE);
+    await w.stopBot();
+    forceStatus(w, 1, 'delivering');
+    w.discord.clearFaults();
+    await w.advance(10 * MINUTE); // well past Discord's nonce window
+    await w.startBot();
+    await w.advanceUntil(() => w.app!.jobs.get(1)!.status === 'delivered', 10 * MINUTE);
+    await w.advance(MINUTE);
+    expect(videoMessages(w)).toHaveLength(1);
+    expect(w.app!.jobs.get(1)!.deliveredMessageId).toBe(videoMessages(w)[0]!.id);
+  });
+
+  it('SIGKILL of the real bot process mid-job, then a restart: one POST, one video', async () => {
+    w = await startWorld({
+      noBot: true,
+      logLevel: 'info',
+      env: { POLL_MIN_SECONDS: '1', POLL_MAX_SECONDS: '2', PROGRESS_EDIT_SECONDS: '1' },
+      tuzi: { jobDurationMs: 6_000 },
+    });
+    const root = path.resolve(import.meta.dirname, '../..');
+    const startChild = async () => {
+      const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(root, 'src/index.ts')], {
+        env: { PATH: process.env.PATH ?? '', ...w.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      children.push(child);
+      await new Promise<void>((resolve, reject) => {
+        let out = '';
+        child.stdout!.on('data', (c: Buffer) => {
+          out += c.toString();
+          if (out.includes('bot ready')) resolve();
+        });
+        child.once('exit', (code) => reject(new Error(`bot exited early (${code}): ${out}`)));
+      });
+      return child;
+    };
+    const first = await startChild();
+    const h = w.discord.invokeSlashCommand({ guildId: w.guildId, channelId: w.channelId, userId: w.users.alice, name: 'sora', options: { prompt: 'kill me' } });
+    await h.acknowledged(10_000);
+    await w.discord.waitFor(() => creates(w).length === 1 && w.tuzi.requests.some((r) => r.route === 'retrieve'), { timeoutMs: 15_000 });
+    first.kill('SIGKILL');
+    await new Promise((resolve) => first.once('exit', resolve));
+    await startChild();
+    await w.discord.waitFor(() => videoMessages(w).length === 1, { timeoutMs: 30_000, what: 'the video after the restart' });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(creates(w)).toHaveLength(1);
+    expect(videoMessages(w)).toHaveLength(1);
+  });
+});
