@@ -44,6 +44,8 @@ export interface App {
   start(): Promise<void>;
   /** True when no interaction handler and no job step is running (tests wait for this). */
   idle(): boolean;
+  /** Upstream requests running right now (benchmarks check the cap). */
+  upstreamInFlight(): number;
   /** Stops background work, lets running steps finish (bounded), disconnects, closes the database. */
   stop(timeoutMs?: number): Promise<void>;
 }
@@ -153,6 +155,9 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       if (interrupted > 0) log.warn({ interrupted }, 'jobs caught mid-submission were marked, not resent');
       poller.start();
       log.info({ user: client.user?.tag, guilds: client.guilds.cache.size }, 'bot ready');
+    },
+    upstreamInFlight() {
+      return tuzi.inFlight;
     },
     idle() {
       return handling.size === 0 && poller.activeSteps === 0;
