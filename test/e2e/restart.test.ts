@@ -38,6 +38,16 @@ describe('restarts: exactly one POST and one visible outcome', () => {
     expect(videoMessages(w)).toHaveLength(0);
   });
 
+  it('registers commands once: a restart with unchanged definitions does not PUT them again', async () => {
+    w = await world();
+    const puts = () => w.discord.requests.filter((r) => r.method === 'PUT' && r.route.includes('command')).length;
+    expect(puts()).toBe(1);
+    await w.stopBot();
+    await w.startBot();
+    expect(puts()).toBe(1);
+    expect(w.discord.commands().map((c) => c.name).sort()).toEqual(['sora', 'sora-config', 'sora-jobs']);
+  });
+
   it.each(['queued', 'in_progress'])('a restart while %s resumes the job', async (state) => {
     w = await world({ tuzi: { jobDurationMs: 4 * MINUTE } });
     await sora(w, w.users.alice, { prompt: 'resume me' });
