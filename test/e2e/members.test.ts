@@ -145,4 +145,34 @@ describe('moderators and members (end to end)', () => {
     expect(list.flags).toBe(64);
     expect(embedText(list)).toContain('first');
   });
+
+  it('/sora-jobs pages with buttons', async () => {
+    w = await world({ env: { DEFAULT_MAX_ACTIVE: '0' } });
+    for (let i = 0; i < 12; i++) await sora(w, w.users.alice, { prompt: `job ${i}` });
+    const h = w.discord.invokeSlashCommand({ guildId: w.guildId, channelId: w.channelId, userId: w.users.alice, name: 'sora-jobs' });
+    await h.acknowledged();
+    await w.settle();
+    const first = ephemeralText(h.originalMessageId)!;
+    expect(embedText(first)).toContain('Page 1 of 2');
+    const next = w.discord.clickButton({ messageId: first.id, customId: `jobs:page:${w.users.alice}:1`, userId: w.users.alice });
+    await next.acknowledged();
+    await w.settle();
+    expect(next.ack?.type).toBe(7);
+    expect(embedText(ephemeralText(h.originalMessageId)!)).toContain('Page 2 of 2');
+  });
+
+  it('/sora-config show lists settings, today’s usage and who changed what', async () => {
+    w = await world();
+    const set = w.discord.invokeSlashCommand({ guildId: w.guildId, channelId: w.channelId, userId: w.users.mod, name: 'sora-config', subcommand: 'set', options: { daily_limit: 3, allowed_models: 'sora-2' } });
+    await set.acknowledged();
+    await sora(w, w.users.alice, { prompt: 'counted' });
+    const show = w.discord.invokeSlashCommand({ guildId: w.guildId, channelId: w.channelId, userId: w.users.mod, name: 'sora-config', subcommand: 'show' });
+    await show.acknowledged();
+    await w.settle();
+    const text = embedText(ephemeralText(show.originalMessageId)!);
+    expect(text).toContain('Videos per member per UTC day: **3**');
+    expect(text).toContain('1 video(s) started, 1 in progress');
+    expect(text).toContain(`<@${w.users.mod}>`);
+    expect(text).toContain('dailyLimit=3');
+  });
 });
