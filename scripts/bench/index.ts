@@ -12,6 +12,7 @@ import { ManualClock } from '../../src/clock.js';
 import { openDatabase } from '../../src/db/database.js';
 import { JobsRepository } from '../../src/db/jobs-repository.js';
 import { TuziClient } from '../../src/services/tuzi/client.js';
+import { newJob } from '../../emulators/job-rows.js';
 import { startWorld, type World } from '../../emulators/world.js';
 import { formatPollingTable, runPollingBench } from './polling.js';
 
@@ -108,32 +109,16 @@ async function seedUnfinished(w: World, n: number): Promise<void> {
   const now = w.clock.now();
   ids.forEach((upstreamId, i) => {
     const r = jobs.insertWithinQuota(
-      {
+      newJob({
         interactionId: `${1_400_000_000_000_000_000n + BigInt(i)}`,
         applicationId: w.discord.applicationId,
         guildId: w.guildId,
         channelId: w.channelId,
         userId: w.users.alice,
-        locale: 'en-US',
         interactionToken: 'expired-token-xxxxxxxxxxxxxxxxxxxxxx',
         tokenExpiresAt: now - 1,
-        attachmentSizeLimit: 10 * MiB,
         prompt: `seeded ${i}`,
-        model: 'sora-2',
-        seconds: 10,
-        size: '1280x720',
-        watermark: false,
-        private: false,
-        overrides: [],
-        imagePath: null,
-        imageName: null,
-        imageType: null,
-        imageUrl: null,
-        characterUrl: null,
-        characterTimestamps: null,
-        characterFromTask: null,
-        characterCreate: null,
-      },
+      }),
       { maxActive: 0, dailyLimit: 0, dayStart: 0 },
       now,
     );
@@ -256,12 +241,7 @@ function autocomplete(): void {
   db.transaction(() => {
     for (let i = 0; i < 10_000; i++) {
       const r = jobs.insertWithinQuota(
-        {
-          interactionId: String(i), applicationId: 'a', guildId: 'g', channelId: 'c', userId: users[i % users.length]!, locale: 'en-US',
-          interactionToken: 't', tokenExpiresAt: 0, attachmentSizeLimit: 0, prompt: `a ${words[i % 10]} and a ${words[(i * 7) % 10]} #${i}`,
-          model: 'sora-2', seconds: 10, size: '1280x720', watermark: false, private: false, overrides: [], imagePath: null, imageName: null,
-          imageType: null, imageUrl: null, characterUrl: null, characterTimestamps: null, characterFromTask: null, characterCreate: null,
-        },
+        newJob({ interactionId: String(i), userId: users[i % users.length]!, prompt: `a ${words[i % 10]} and a ${words[(i * 7) % 10]} #${i}` }),
         { maxActive: 0, dailyLimit: 0, dayStart: 0 },
         i,
       );

@@ -3,7 +3,7 @@ import { openDatabase } from '../../src/db/database.js';
 import { JobsRepository } from '../../src/db/jobs-repository.js';
 import { SettingsRepository } from '../../src/db/settings-repository.js';
 import { StateRepository } from '../../src/db/state-repository.js';
-import { newJob } from '../helpers/jobs.js';
+import { newJob } from '../../emulators/job-rows.js';
 
 const NOW = Date.UTC(2026, 0, 1, 12);
 const DAY = Date.UTC(2026, 0, 1);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Job } from '../../src/db/jobs-repository.js';
 import { characterModal, renderJobDetails, renderJobList } from '../../src/ui/jobs-view.js';
 import { failureReason, progressBar, progressKey, renderDelivery, renderFailureNotice, renderJob, shorten } from '../../src/ui/render.js';
-import { newJob } from '../helpers/jobs.js';
+import { newJob } from '../../emulators/job-rows.js';
 
 function job(overrides: Partial<Job> = {}): Job {
   return {

@@ -1,8 +1,8 @@
-import type { NewJob } from '../../src/db/jobs-repository.js';
+import type { NewJob } from '../src/db/jobs-repository.js';
 
 let seq = 0;
 
-/** A valid new job row; override what the test is about. */
+/** A valid new job row (for tests and benchmarks that fill the database directly); override what matters. */
 export function newJob(overrides: Partial<NewJob> = {}): NewJob {
   seq++;
   return {
