@@ -27,15 +27,22 @@ function describe(entry: TimelineEntry, names: Map<string, string>, start: numbe
     for (const f of e.fields ?? []) lines.push(`   ┃ ${f.name}: ${f.value.split('\n').join(' ')}`);
     if (e.footer?.text) lines.push(`   ┃ ${e.footer.text}`);
   }
-  for (const a of entry.attachments) lines.push(`   📎 ${a.filename} (${a.size} bytes, sha256 ${a.sha256.slice(0, 12)}…)`);
-  const buttons = (entry.components as { components?: { label?: string }[] }[]).flatMap((r) => r.components ?? []).map((c) => `[${c.label}]`);
+  for (const a of entry.attachments)
+    lines.push(`   📎 ${a.filename} (${a.size} bytes, sha256 ${a.sha256.slice(0, 12)}…)`);
+  const buttons = (entry.components as { components?: { label?: string }[] }[])
+    .flatMap((r) => r.components ?? [])
+    .map((c) => `[${c.label}]`);
   if (buttons.length > 0) lines.push(`   ${buttons.join(' ')}`);
   return lines.join('\n');
 }
 
 async function main(): Promise<void> {
   const clock = new ManualClock(Date.now());
-  const world = await startWorld({ clock, tuzi: { jobDurationMs: 3 * MINUTE }, env: { POLL_MIN_SECONDS: '3', POLL_MAX_SECONDS: '30' } });
+  const world = await startWorld({
+    clock,
+    tuzi: { jobDurationMs: 3 * MINUTE },
+    env: { POLL_MIN_SECONDS: '3', POLL_MAX_SECONDS: '30' },
+  });
   const start = clock.now();
   const names = new Map([
     [world.users.alice, 'alice'],
@@ -45,13 +52,20 @@ async function main(): Promise<void> {
   let printed = 0;
   const flush = () => {
     const timeline = world.discord.timeline(world.channelId);
-    for (const entry of timeline.slice(printed)) if (entry.kind !== 'edit' || entry.changed) console.log(describe(entry, names, start) + '\n');
+    for (const entry of timeline.slice(printed))
+      if (entry.kind !== 'edit' || entry.changed) console.log(describe(entry, names, start) + '\n');
     printed = timeline.length;
   };
   try {
     console.log('# #videos, as a member sees it\n');
     console.log('> alice: /sora prompt: a corgi surfing at sunset, golden light\n');
-    world.discord.invokeSlashCommand({ guildId: world.guildId, channelId: world.channelId, userId: world.users.alice, name: 'sora', options: { prompt: 'a corgi surfing at sunset, golden light' } });
+    world.discord.invokeSlashCommand({
+      guildId: world.guildId,
+      channelId: world.channelId,
+      userId: world.users.alice,
+      name: 'sora',
+      options: { prompt: 'a corgi surfing at sunset, golden light' },
+    });
     await world.settle();
     await world.advance(20_000);
     flush();
@@ -67,12 +81,24 @@ async function main(): Promise<void> {
       attachments: [{ filename: 'cat.png', contentType: 'image/png', data: PNG }],
     });
     await world.settle();
-    world.tuzi.injectFault({ kind: 'job-failure', atProgress: 93, code: 'content_policy_violation', message: 'This content may violate our content policies.' });
+    world.tuzi.injectFault({
+      kind: 'job-failure',
+      atProgress: 93,
+      code: 'content_policy_violation',
+      message: 'This content may violate our content policies.',
+    });
     console.log('> mod: /sora prompt: a famous movie scene, shot for shot (this one will be refused by moderation)\n');
-    world.discord.invokeSlashCommand({ guildId: world.guildId, channelId: world.channelId, userId: world.users.mod, name: 'sora', options: { prompt: 'a famous movie scene, shot for shot' } });
+    world.discord.invokeSlashCommand({
+      guildId: world.guildId,
+      channelId: world.channelId,
+      userId: world.users.mod,
+      name: 'sora',
+      options: { prompt: 'a famous movie scene, shot for shot' },
+    });
     await world.settle();
 
-    const finished = () => [1, 2, 3].every((id) => ['delivered', 'failed'].includes(world.app!.jobs.get(id)?.status ?? ''));
+    const finished = () =>
+      [1, 2, 3].every((id) => ['delivered', 'failed'].includes(world.app!.jobs.get(id)?.status ?? ''));
     for (let i = 0; i < 120 && !finished(); i++) {
       await world.advance(10_000, 1_000);
       flush();
@@ -80,7 +106,10 @@ async function main(): Promise<void> {
     await world.advance(10_000);
     flush();
 
-    const delivered = world.discord.timeline(world.channelId).flatMap((e) => e.attachments).filter((a) => a.filename.endsWith('.mp4'));
+    const delivered = world.discord
+      .timeline(world.channelId)
+      .flatMap((e) => e.attachments)
+      .filter((a) => a.filename.endsWith('.mp4'));
     const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sora-demo-'));
     const files = [...new Map(delivered.map((a) => [a.id, a])).values()].map((a) => {
       const file = path.join(outDir, a.filename);
@@ -88,7 +117,9 @@ async function main(): Promise<void> {
       return file;
     });
     const statuses = [1, 2, 3].map((id) => `#${id} ${world.app!.jobs.get(id)?.status}`).join(', ');
-    console.log(`# Done: ${statuses}; upstream POSTs: ${world.tuzi.requests.filter((r) => r.route === 'create').length}`);
+    console.log(
+      `# Done: ${statuses}; upstream POSTs: ${world.tuzi.requests.filter((r) => r.route === 'create').length}`,
+    );
     for (const f of files) console.log(`Delivered video: ${f}`);
     if (files.length !== 2 || !finished()) throw new Error('the demo did not end as scripted');
   } finally {

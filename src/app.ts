@@ -104,7 +104,15 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     maxDeliveryAttempts: MAX_DELIVERY_ATTEMPTS,
     leaseMs: LEASE_MS,
   });
-  const worker = new JobWorker(jobs, tuzi, delivery, clock, log, { minMs: config.pollMinMs, maxMs: config.pollMaxMs, maxWaitMs: config.jobMaxWaitMs }, overrides.random);
+  const worker = new JobWorker(
+    jobs,
+    tuzi,
+    delivery,
+    clock,
+    log,
+    { minMs: config.pollMinMs, maxMs: config.pollMaxMs, maxWaitMs: config.jobMaxWaitMs },
+    overrides.random,
+  );
   const poller = new Poller(jobs, worker, clock, timers, log, {
     concurrency: config.tuziMaxConcurrency,
     leaseMs: LEASE_MS,
@@ -120,7 +128,11 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
 
   const history = createSoraJobsCommand({ jobs, maxWaitMs: config.jobMaxWaitMs });
   const router = new InteractionRouter(
-    [createSoraCommand({ jobs: jobService, jobsRepo: jobs, clock }), createSoraConfigCommand({ settings, jobs, clock }), history.command],
+    [
+      createSoraCommand({ jobs: jobService, jobsRepo: jobs, clock }),
+      createSoraConfigCommand({ settings, jobs, clock }),
+      history.command,
+    ],
     [createJobButtons({ jobs: jobService, jobsRepo: jobs, clock, maxWaitMs: config.jobMaxWaitMs }), history.pages],
     log,
   );
@@ -148,8 +160,8 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       await client.login(config.discordToken);
       await ready;
       const applicationId = client.application!.id;
-      await syncCommands(client.rest, state, log, applicationId, commandDefinitions, config.discordGuildId).catch((err: unknown) =>
-        log.error({ err }, 'command registration failed; the previous registration stays in place'),
+      await syncCommands(client.rest, state, log, applicationId, commandDefinitions, config.discordGuildId).catch(
+        (err: unknown) => log.error({ err }, 'command registration failed; the previous registration stays in place'),
       );
       const interrupted = await jobService.recoverInterruptedSubmissions();
       if (interrupted > 0) log.warn({ interrupted }, 'jobs caught mid-submission were marked, not resent');

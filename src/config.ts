@@ -58,7 +58,10 @@ const secret = (name: string, where: string) =>
 const modelIds = MODELS.map((m) => m.id);
 
 const schema = z.object({
-  DISCORD_TOKEN: secret('DISCORD_TOKEN', 'the bot token from the Discord Developer Portal → your application → Bot → Reset Token'),
+  DISCORD_TOKEN: secret(
+    'DISCORD_TOKEN',
+    'the bot token from the Discord Developer Portal → your application → Bot → Reset Token',
+  ),
   TUZI_API_KEY: secret('TUZI_API_KEY', 'your Tuzi API key (Authorization: Bearer <key>)'),
   TUZI_BASE_URL: httpUrl('for example https://api.tu-zi.com').default('https://api.tu-zi.com'),
   DISCORD_API_URL: httpUrl('Discord REST base including /api, e.g. https://discord.com/api').optional(),
@@ -67,7 +70,10 @@ const schema = z.object({
     .trim()
     .optional()
     .transform((v) => (v === '' ? undefined : v))
-    .refine((v) => v === undefined || /^\d{17,20}$/.test(v), 'must be a server id (17–20 digits; Developer Mode → right-click the server → Copy Server ID)'),
+    .refine(
+      (v) => v === undefined || /^\d{17,20}$/.test(v),
+      'must be a server id (17–20 digits; Developer Mode → right-click the server → Copy Server ID)',
+    ),
   DATABASE_PATH: z.string().trim().min(1).default('./data/sora-bot.db'),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
 
@@ -90,10 +96,20 @@ const schema = z.object({
     .optional()
     .transform((v, ctx) => {
       if (v === undefined || v === '') return [...modelIds];
-      const list = [...new Set(v.split(',').map((s) => s.trim()).filter(Boolean))];
+      const list = [
+        ...new Set(
+          v
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        ),
+      ];
       const unknown = list.filter((m) => !modelIds.includes(m));
       if (unknown.length > 0 || list.length === 0) {
-        ctx.addIssue({ code: 'custom', message: `unknown model(s) ${unknown.join(', ') || '(none)'}; use a comma-separated list of ${modelIds.join(', ')}` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `unknown model(s) ${unknown.join(', ') || '(none)'}; use a comma-separated list of ${modelIds.join(', ')}`,
+        });
         return z.NEVER;
       }
       return list;

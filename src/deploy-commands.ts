@@ -9,7 +9,9 @@ async function main(): Promise<void> {
   const rest = new REST(config.discordApiUrl ? { api: config.discordApiUrl } : {}).setToken(config.discordToken);
   const app = (await rest.get(Routes.currentApplication())) as RESTGetCurrentApplicationResult;
   await registerCommands(rest, app.id, commandDefinitions, config.discordGuildId);
-  const scope = config.discordGuildId ? `server ${config.discordGuildId} (instant)` : 'all servers (may take up to an hour to appear)';
+  const scope = config.discordGuildId
+    ? `server ${config.discordGuildId} (instant)`
+    : 'all servers (may take up to an hour to appear)';
   process.stdout.write(`Registered ${commandDefinitions.length} command(s) for ${scope}.\n`);
 }
 

@@ -55,7 +55,10 @@ export class InteractionRouter {
     } else {
       const ref = randomBytes(4).toString('hex');
       const expected = err instanceof DiscordAPIError && EXPECTED_CODES.has(Number(err.code));
-      this.log[expected ? 'info' : 'error']({ err, ref, interactionId: interaction.id, type: interaction.type }, 'interaction handler failed');
+      this.log[expected ? 'info' : 'error'](
+        { err, ref, interactionId: interaction.id, type: interaction.type },
+        'interaction handler failed',
+      );
       if (expected) return;
       message = t(interaction.locale, 'error.generic', { ref });
     }
@@ -72,7 +75,8 @@ export class InteractionRouter {
  */
 export async function replyPrivately(interaction: RepliableInteraction, content: string): Promise<void> {
   const body = { content, flags: MessageFlags.Ephemeral as const, allowedMentions: { parse: [] } };
-  if (interaction.deferred && !interaction.replied && !interaction.ephemeral) await interaction.deleteReply().catch(() => undefined);
+  if (interaction.deferred && !interaction.replied && !interaction.ephemeral)
+    await interaction.deleteReply().catch(() => undefined);
   if (interaction.deferred || interaction.replied) await interaction.followUp(body);
   else await interaction.reply(body);
 }

@@ -25,7 +25,15 @@ const percentile = (values: number[], p: number) => {
   return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 };
 const rssMiB = () => process.memoryUsage().rss / MiB;
-const results: Record<string, unknown> = { machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version }, quick };
+const results: Record<string, unknown> = {
+  machine: {
+    cpus: os.cpus().length,
+    cpu: os.cpus()[0]?.model,
+    memGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+  },
+  quick,
+};
 
 function table(title: string, rows: [string, string | number][]): void {
   console.log(`\n## ${title}`);
@@ -36,14 +44,34 @@ function table(title: string, rows: [string, string | number][]): void {
 /** 1. Acknowledgement latency of a burst of /sora, real time. */
 async function ackLatency(): Promise<void> {
   const n = quick ? 40 : 200;
-  const w = await startWorld({ env: { DEFAULT_MAX_ACTIVE: '0', TUZI_MAX_CONCURRENCY: '8' }, tuzi: { jobDurationMs: 60 * MINUTE } });
+  const w = await startWorld({
+    env: { DEFAULT_MAX_ACTIVE: '0', TUZI_MAX_CONCURRENCY: '8' },
+    tuzi: { jobDurationMs: 60 * MINUTE },
+  });
   try {
-    const users = Array.from({ length: n }, (_, i) => w.discord.createUser({ username: `b${i}`, guildIds: [w.guildId] }).id);
-    const handles = users.map((u, i) => w.discord.invokeSlashCommand({ guildId: w.guildId, channelId: w.channelId, userId: u, name: 'sora', options: { prompt: `burst ${i}` } }));
+    const users = Array.from(
+      { length: n },
+      (_, i) => w.discord.createUser({ username: `b${i}`, guildIds: [w.guildId] }).id,
+    );
+    const handles = users.map((u, i) =>
+      w.discord.invokeSlashCommand({
+        guildId: w.guildId,
+        channelId: w.channelId,
+        userId: u,
+        name: 'sora',
+        options: { prompt: `burst ${i}` },
+      }),
+    );
     const acks = await Promise.all(handles.map((h) => h.acknowledged(20_000)));
     const ms = acks.map((a) => a.afterMs);
     const late = handles.filter((h) => h.callbackErrors.length > 0).length;
-    results.ack = { commands: n, p50Ms: percentile(ms, 50), p99Ms: percentile(ms, 99), maxMs: Math.max(...ms), refused: late };
+    results.ack = {
+      commands: n,
+      p50Ms: percentile(ms, 50),
+      p99Ms: percentile(ms, 99),
+      maxMs: Math.max(...ms),
+      refused: late,
+    };
     table(`1. Acknowledgement latency — ${n} /sora at once (target p99 < 250 ms; Discord allows 3,000)`, [
       ['p50', `${percentile(ms, 50)} ms`],
       ['p99', `${percentile(ms, 99)} ms`],
@@ -68,23 +96,47 @@ async function polling(): Promise<void> {
 async function edits(): Promise<void> {
   const n = quick ? 10 : 50;
   const clock = new ManualClock(Date.now());
-  const w = await startWorld({ clock, env: { DEFAULT_MAX_ACTIVE: '0' }, discord: { rateLimit: { clock } }, tuzi: { jobDurationMs: 6 * MINUTE } });
+  const w = await startWorld({
+    clock,
+    env: { DEFAULT_MAX_ACTIVE: '0' },
+    discord: { rateLimit: { clock } },
+    tuzi: { jobDurationMs: 6 * MINUTE },
+  });
   try {
-    w.tuzi.setJobPlan((job) => ({ curve: (['linear', 'steps', 'stall-90'] as const)[job.index % 3], durationMs: (2 + (job.index % 10)) * MINUTE }));
-    const handles = Array.from({ length: n }, (_, i) => w.discord.invokeSlashCommand({ guildId: w.guildId, channelId: w.channelId, userId: w.users.alice, name: 'sora', options: { prompt: `edit bench ${i}` } }));
+    w.tuzi.setJobPlan((job) => ({
+      curve: (['linear', 'steps', 'stall-90'] as const)[job.index % 3],
+      durationMs: (2 + (job.index % 10)) * MINUTE,
+    }));
+    const handles = Array.from({ length: n }, (_, i) =>
+      w.discord.invokeSlashCommand({
+        guildId: w.guildId,
+        channelId: w.channelId,
+        userId: w.users.alice,
+        name: 'sora',
+        options: { prompt: `edit bench ${i}` },
+      }),
+    );
     await Promise.all(handles.map((h) => h.acknowledged()));
     await w.settle();
     const done = () => w.app!.jobs.recentForUser(w.users.alice, n).every((j) => j.status === 'delivered');
     await w.advanceUntil(done, 30 * MINUTE, 1_000);
     const timeline = w.discord.timeline(w.channelId);
-    const perJob = handles.map((h) => timeline.filter((e) => e.messageId === h.originalMessageId && e.kind === 'edit').length);
+    const perJob = handles.map(
+      (h) => timeline.filter((e) => e.messageId === h.originalMessageId && e.kind === 'edit').length,
+    );
     // Longest stretch a reply went without a visible change while its job ran.
     const gaps = handles.map((h) => {
       const at = timeline.filter((e) => e.messageId === h.originalMessageId && e.changed).map((e) => e.at);
       return Math.max(0, ...at.slice(1).map((t, i) => t - at[i]!));
     });
     const stats = w.discord.stats();
-    results.edits = { jobs: n, editsMean: perJob.reduce((a, b) => a + b, 0) / n, editsMax: Math.max(...perJob), status429: stats.status429, longestVisibleGapS: Math.max(...gaps) / 1000 };
+    results.edits = {
+      jobs: n,
+      editsMean: perJob.reduce((a, b) => a + b, 0) / n,
+      editsMax: Math.max(...perJob),
+      status429: stats.status429,
+      longestVisibleGapS: Math.max(...gaps) / 1000,
+    };
     table(`3. Discord edits per job — ${n} jobs of 2–11 min, per-message buckets on (target 0 × 429)`, [
       ['edits per job, mean', perJob.reduce((a, b) => a + b, 0) / n],
       ['edits per job, max', Math.max(...perJob)],
@@ -101,7 +153,11 @@ async function seedUnfinished(w: World, n: number): Promise<void> {
   const client = new TuziClient({ baseUrl: w.tuzi.url, apiKey: 'seed', maxConcurrency: 16 });
   const ids: string[] = [];
   for (let i = 0; i < n; i += 50) {
-    const batch = await Promise.all(Array.from({ length: Math.min(50, n - i) }, (_, k) => client.createVideo({ model: 'sora-2', prompt: `seeded ${i + k}` })));
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(50, n - i) }, (_, k) =>
+        client.createVideo({ model: 'sora-2', prompt: `seeded ${i + k}` }),
+      ),
+    );
     ids.push(...batch.map((t) => t.id));
   }
   await client.close();
@@ -122,7 +178,14 @@ async function seedUnfinished(w: World, n: number): Promise<void> {
       { maxActive: 0, dailyLimit: 0, dayStart: 0 },
       now,
     );
-    if (r.ok) jobs.transition(r.job.id, 'submitting', 'queued', { upstreamId, submittedAt: now, progressChangedAt: now, nextRunAt: now }, now);
+    if (r.ok)
+      jobs.transition(
+        r.job.id,
+        'submitting',
+        'queued',
+        { upstreamId, submittedAt: now, progressChangedAt: now, nextRunAt: now },
+        now,
+      );
   });
 }
 
@@ -131,9 +194,17 @@ async function scale(): Promise<void> {
   const n = quick ? 300 : 2000;
   const cap = 8;
   const clock = new ManualClock(Date.now());
-  const w = await startWorld({ clock, noBot: true, env: { DEFAULT_MAX_ACTIVE: '0', TUZI_MAX_CONCURRENCY: String(cap) }, tuzi: { jobDurationMs: 8 * MINUTE } });
+  const w = await startWorld({
+    clock,
+    noBot: true,
+    env: { DEFAULT_MAX_ACTIVE: '0', TUZI_MAX_CONCURRENCY: String(cap) },
+    tuzi: { jobDurationMs: 8 * MINUTE },
+  });
   try {
-    w.tuzi.setJobPlan((job) => ({ durationMs: (2 + (job.index % 11)) * MINUTE, curve: (['linear', 'steps', 'stall-90'] as const)[job.index % 3] }));
+    w.tuzi.setJobPlan((job) => ({
+      durationMs: (2 + (job.index % 11)) * MINUTE,
+      curve: (['linear', 'steps', 'stall-90'] as const)[job.index % 3],
+    }));
     await w.startBot();
     await seedUnfinished(w, n);
     await w.stopBot();
@@ -143,7 +214,13 @@ async function scale(): Promise<void> {
     let maxInFlight = 0;
     const sampler = setInterval(() => (maxInFlight = Math.max(maxInFlight, w.app?.upstreamInFlight() ?? 0)), 1);
     const started = Date.now();
-    const polled = () => new Set(w.tuzi.requests.slice(baseline).filter((r) => r.route === 'retrieve').map((r) => r.jobId)).size;
+    const polled = () =>
+      new Set(
+        w.tuzi.requests
+          .slice(baseline)
+          .filter((r) => r.route === 'retrieve')
+          .map((r) => r.jobId),
+      ).size;
     await w.startBot();
     let simulated = 0;
     while (polled() < n && simulated < 10 * MINUTE) {
@@ -151,7 +228,14 @@ async function scale(): Promise<void> {
       simulated += 1_000;
     }
     const restartS = (Date.now() - started) / 1000;
-    results.restart = { jobs: n, allPolledOnceRealS: restartS, simulatedS: simulated / 1000, polled: polled(), maxConcurrentGets: maxInFlight, cap };
+    results.restart = {
+      jobs: n,
+      allPolledOnceRealS: restartS,
+      simulatedS: simulated / 1000,
+      polled: polled(),
+      maxConcurrentGets: maxInFlight,
+      cap,
+    };
     table(`5. Restart with ${n} unfinished jobs`, [
       ['every job polled once after (real)', `${restartS.toFixed(1)} s`],
       ['… of simulated time (spread window)', `${simulated / 1000} s`],
@@ -166,7 +250,14 @@ async function scale(): Promise<void> {
     const changes0 = (w.app!.db.prepare('SELECT total_changes() AS c').get() as { c: number }).c;
     let peakRss = rssMiB();
     const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, rssMiB())), 20);
-    const finished = () => (w.app!.db.prepare("SELECT count(*) AS c FROM jobs WHERE status IN ('delivered','failed','delivery_failed','timed_out')").get() as { c: number }).c;
+    const finished = () =>
+      (
+        w
+          .app!.db.prepare(
+            "SELECT count(*) AS c FROM jobs WHERE status IN ('delivered','failed','delivery_failed','timed_out')",
+          )
+          .get() as { c: number }
+      ).c;
     while (finished() < n && simulated < 40 * MINUTE) {
       await w.advance(2_000, 2_000);
       simulated += 2_000;
@@ -214,18 +305,34 @@ async function deliveryMemory(): Promise<void> {
     const before = rssMiB();
     let peak = before;
     const timer = setInterval(() => (peak = Math.max(peak, rssMiB())), 5);
-    const h = w.discord.invokeSlashCommand({ guildId: w.guildId, channelId: w.channelId, userId: w.users.alice, name: 'sora', options: { prompt: 'fifty MiB' }, attachmentSizeLimit: 100 * MiB });
+    const h = w.discord.invokeSlashCommand({
+      guildId: w.guildId,
+      channelId: w.channelId,
+      userId: w.users.alice,
+      name: 'sora',
+      options: { prompt: 'fifty MiB' },
+      attachmentSizeLimit: 100 * MiB,
+    });
     await h.acknowledged();
     await w.settle();
     await w.advanceUntil(() => w.app!.jobs.get(1)?.status === 'delivered', 10 * MINUTE, 5_000);
     clearInterval(timer);
     const job = w.app!.jobs.get(1)!;
     const uploaded = w.discord.stats().uploadedBytes;
-    results.delivery = { videoMiB: size / MiB, mode: job.deliveryMode, uploadedMiB: uploaded / MiB, rssBeforeMiB: before, peakGrowthMiB: peak - before };
+    results.delivery = {
+      videoMiB: size / MiB,
+      mode: job.deliveryMode,
+      uploadedMiB: uploaded / MiB,
+      rssBeforeMiB: before,
+      peakGrowthMiB: peak - before,
+    };
     table('6. Delivery memory — one 50 MiB video, downloaded and uploaded (bot and both emulators in one process)', [
       ['delivered as', String(job.deliveryMode)],
       ['bytes uploaded to Discord', `${(uploaded / MiB).toFixed(1)} MiB`],
-      ['peak RSS growth (bot + both emulators; the Discord emulator buffers uploads)', `${(peak - before).toFixed(1)} MiB`],
+      [
+        'peak RSS growth (bot + both emulators; the Discord emulator buffers uploads)',
+        `${(peak - before).toFixed(1)} MiB`,
+      ],
     ]);
   } finally {
     await w.close();
@@ -241,11 +348,22 @@ function autocomplete(): void {
   db.transaction(() => {
     for (let i = 0; i < 10_000; i++) {
       const r = jobs.insertWithinQuota(
-        newJob({ interactionId: String(i), userId: users[i % users.length]!, prompt: `a ${words[i % 10]} and a ${words[(i * 7) % 10]} #${i}` }),
+        newJob({
+          interactionId: String(i),
+          userId: users[i % users.length]!,
+          prompt: `a ${words[i % 10]} and a ${words[(i * 7) % 10]} #${i}`,
+        }),
         { maxActive: 0, dailyLimit: 0, dayStart: 0 },
         i,
       );
-      if (r.ok) jobs.transition(r.job.id, 'submitting', i % 5 === 0 ? 'failed' : 'delivered', { upstreamId: `sora-2:task_${String(i).padStart(26, '0')}` }, i);
+      if (r.ok)
+        jobs.transition(
+          r.job.id,
+          'submitting',
+          i % 5 === 0 ? 'failed' : 'delivered',
+          { upstreamId: `sora-2:task_${String(i).padStart(26, '0')}` },
+          i,
+        );
     }
   })();
   const queries = ['', 'fox', 'whale rob', 'task_0000000000000000000000012', 'zzz'];
@@ -257,7 +375,13 @@ function autocomplete(): void {
       times.push(Number(process.hrtime.bigint() - t) / 1e6);
     }
   }
-  results.autocomplete = { jobs: 10_000, queries: times.length, p50Ms: percentile(times, 50), p99Ms: percentile(times, 99), maxMs: Math.max(...times) };
+  results.autocomplete = {
+    jobs: 10_000,
+    queries: times.length,
+    p50Ms: percentile(times, 50),
+    p99Ms: percentile(times, 99),
+    maxMs: Math.max(...times),
+  };
   table('7. Autocomplete (character_from_task) over 10,000 jobs — Discord allows 3,000 ms', [
     ['p50', `${percentile(times, 50).toFixed(3)} ms`],
     ['p99', `${percentile(times, 99).toFixed(3)} ms`],
@@ -267,7 +391,9 @@ function autocomplete(): void {
 }
 
 async function main(): Promise<void> {
-  console.log(`# Benchmarks${quick ? ' (quick)' : ''} — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, Node ${process.version}`);
+  console.log(
+    `# Benchmarks${quick ? ' (quick)' : ''} — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, Node ${process.version}`,
+  );
   await ackLatency();
   await polling();
   await edits();

@@ -15,7 +15,12 @@ const FINISHED = ['completed', 'delivering', 'delivered', 'delivery_failed'];
  * messages. A re-roll or a character follow-up is a new job of whoever
  * clicks, subject to their own limits and the server's settings.
  */
-export function createJobButtons(deps: { jobs: JobService; jobsRepo: JobsRepository; clock: Clock; maxWaitMs: number }): ComponentHandler {
+export function createJobButtons(deps: {
+  jobs: JobService;
+  jobsRepo: JobsRepository;
+  clock: Clock;
+  maxWaitMs: number;
+}): ComponentHandler {
   const source = (id: string | undefined) => {
     const job = id && /^\d+$/.test(id) ? deps.jobsRepo.get(Number(id)) : undefined;
     if (!job) throw new UserFacingError('jobs.source_gone');
@@ -28,7 +33,12 @@ export function createJobButtons(deps: { jobs: JobService; jobsRepo: JobsReposit
       switch (action) {
         case 'reroll': {
           const { options, image } = optionsFromJob(job);
-          await deps.jobs.start(commandContext(interaction, deps.clock), options, interactionResponder(interaction), image);
+          await deps.jobs.start(
+            commandContext(interaction, deps.clock),
+            options,
+            interactionResponder(interaction),
+            image,
+          );
           return;
         }
         case 'character':
@@ -36,7 +46,11 @@ export function createJobButtons(deps: { jobs: JobService; jobsRepo: JobsReposit
           await interaction.showModal(characterModal(interaction.locale, job));
           return;
         case 'details':
-          await interaction.reply({ embeds: [renderJobDetails(interaction.locale, job, deps.maxWaitMs)], flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
+          await interaction.reply({
+            embeds: [renderJobDetails(interaction.locale, job, deps.maxWaitMs)],
+            flags: MessageFlags.Ephemeral,
+            allowedMentions: { parse: [] },
+          });
           return;
       }
     },

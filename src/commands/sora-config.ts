@@ -13,7 +13,13 @@ import type { Clock } from '../clock.js';
 import type { JobsRepository } from '../db/jobs-repository.js';
 import { UserFacingError } from '../errors.js';
 import { MODELS } from '../services/capabilities.js';
-import { buildSettingsPatch, LIMIT_BOUNDS, utcDayStart, type SettingsChangeInput, type SettingsService } from '../services/settings.js';
+import {
+  buildSettingsPatch,
+  LIMIT_BOUNDS,
+  utcDayStart,
+  type SettingsChangeInput,
+  type SettingsService,
+} from '../services/settings.js';
 import { t } from '../ui/i18n.js';
 import { renderSettings } from '../ui/settings-view.js';
 import type { SlashCommand } from './types.js';
@@ -50,10 +56,34 @@ export const soraConfigCommandData = {
       description: 'Change one or more settings',
       description_localizations: zh('更改一项或多项设置'),
       options: [
-        { type: ApplicationCommandOptionType.Boolean, name: 'private', name_localizations: zh('私有'), description: 'Default for private videos', description_localizations: zh('私有视频的默认值') },
-        { type: ApplicationCommandOptionType.Boolean, name: 'watermark', name_localizations: zh('水印'), description: 'Default for the watermark', description_localizations: zh('水印的默认值') },
-        { type: ApplicationCommandOptionType.Boolean, name: 'lock_private', name_localizations: zh('锁定私有'), description: 'Members cannot change private', description_localizations: zh('成员不能更改私有设置') },
-        { type: ApplicationCommandOptionType.Boolean, name: 'lock_watermark', name_localizations: zh('锁定水印'), description: 'Members cannot change the watermark', description_localizations: zh('成员不能更改水印设置') },
+        {
+          type: ApplicationCommandOptionType.Boolean,
+          name: 'private',
+          name_localizations: zh('私有'),
+          description: 'Default for private videos',
+          description_localizations: zh('私有视频的默认值'),
+        },
+        {
+          type: ApplicationCommandOptionType.Boolean,
+          name: 'watermark',
+          name_localizations: zh('水印'),
+          description: 'Default for the watermark',
+          description_localizations: zh('水印的默认值'),
+        },
+        {
+          type: ApplicationCommandOptionType.Boolean,
+          name: 'lock_private',
+          name_localizations: zh('锁定私有'),
+          description: 'Members cannot change private',
+          description_localizations: zh('成员不能更改私有设置'),
+        },
+        {
+          type: ApplicationCommandOptionType.Boolean,
+          name: 'lock_watermark',
+          name_localizations: zh('锁定水印'),
+          description: 'Members cannot change the watermark',
+          description_localizations: zh('成员不能更改水印设置'),
+        },
         {
           type: ApplicationCommandOptionType.Integer,
           name: 'daily_limit',
@@ -137,7 +167,8 @@ function readSetOptions(interaction: ChatInputCommandInteraction): SettingsChang
   if (models !== null) input.allowedModels = models;
   const add = o.getChannel('add_channel');
   if (add) {
-    if (!(TEXT_CHANNELS as readonly number[]).includes(add.type)) throw new UserFacingError('config.channel_kind', { channel: `<#${add.id}>` });
+    if (!(TEXT_CHANNELS as readonly number[]).includes(add.type))
+      throw new UserFacingError('config.channel_kind', { channel: `<#${add.id}>` });
     input.addChannel = add.id;
   }
   const remove = o.getChannel('remove_channel');
@@ -145,10 +176,19 @@ function readSetOptions(interaction: ChatInputCommandInteraction): SettingsChang
   return input;
 }
 
-export function createSoraConfigCommand(deps: { settings: SettingsService; jobs: JobsRepository; clock: Clock }): SlashCommand {
+export function createSoraConfigCommand(deps: {
+  settings: SettingsService;
+  jobs: JobsRepository;
+  clock: Clock;
+}): SlashCommand {
   const show = (interaction: ChatInputCommandInteraction, guildId: string) => {
     const now = deps.clock.now();
-    return renderSettings(interaction.locale, deps.settings.effective(guildId), deps.jobs.guildUsage(guildId, utcDayStart(now)), deps.settings.history(guildId, 5));
+    return renderSettings(
+      interaction.locale,
+      deps.settings.effective(guildId),
+      deps.jobs.guildUsage(guildId, utcDayStart(now)),
+      deps.settings.history(guildId, 5),
+    );
   };
   return {
     data: soraConfigCommandData,
@@ -157,16 +197,26 @@ export function createSoraConfigCommand(deps: { settings: SettingsService; jobs:
       if (!guildId || !interaction.inGuild()) throw new UserFacingError('error.guild_only');
       // default_member_permissions only hides the command; server admins can
       // loosen it, so the permission is checked again here.
-      if (!interaction.memberPermissions?.has(PermissionFlagsBits.ManageGuild)) throw new UserFacingError('error.no_permission');
+      if (!interaction.memberPermissions?.has(PermissionFlagsBits.ManageGuild))
+        throw new UserFacingError('error.no_permission');
       const locale = interaction.locale;
       const reply = (content: string) =>
-        interaction.reply({ content, embeds: [show(interaction, guildId)], flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
+        interaction.reply({
+          content,
+          embeds: [show(interaction, guildId)],
+          flags: MessageFlags.Ephemeral,
+          allowedMentions: { parse: [] },
+        });
       switch (interaction.options.getSubcommand()) {
         case 'show':
           await reply('');
           return;
         case 'set': {
-          const patch = buildSettingsPatch(deps.settings.effective(guildId), readSetOptions(interaction), MODELS.map((m) => m.id));
+          const patch = buildSettingsPatch(
+            deps.settings.effective(guildId),
+            readSetOptions(interaction),
+            MODELS.map((m) => m.id),
+          );
           deps.settings.update(guildId, patch, interaction.user.id, deps.clock.now());
           await reply(t(locale, 'config.saved'));
           return;

@@ -33,7 +33,11 @@ export const soraJobsCommandData = {
 } as const satisfies RESTPostAPIChatInputApplicationCommandsJSONBody;
 
 /** Finds a job by `#12`, `12` or its upstream task id. Members see their own jobs and those of their server. */
-export function findJob(jobs: JobsRepository, id: string, viewer: { userId: string; guildId: string | null }): Job | undefined {
+export function findJob(
+  jobs: JobsRepository,
+  id: string,
+  viewer: { userId: string; guildId: string | null },
+): Job | undefined {
   const trimmed = id.trim();
   const local = /^#?(\d{1,15})$/.exec(trimmed);
   const job = local ? jobs.get(Number(local[1])) : jobs.getByUpstreamId(trimmed);
@@ -41,7 +45,10 @@ export function findJob(jobs: JobsRepository, id: string, viewer: { userId: stri
   return job.userId === viewer.userId || (job.guildId !== null && job.guildId === viewer.guildId) ? job : undefined;
 }
 
-export function createSoraJobsCommand(deps: { jobs: JobsRepository; maxWaitMs: number }): { command: SlashCommand; pages: ComponentHandler } {
+export function createSoraJobsCommand(deps: { jobs: JobsRepository; maxWaitMs: number }): {
+  command: SlashCommand;
+  pages: ComponentHandler;
+} {
   const page = (locale: string, userId: string, n: number) => {
     const total = deps.jobs.countForUser(userId);
     const pages = Math.max(1, Math.ceil(total / JOBS_PAGE_SIZE));
@@ -53,17 +60,33 @@ export function createSoraJobsCommand(deps: { jobs: JobsRepository; maxWaitMs: n
     async execute(interaction) {
       const id = interaction.options.getString('id');
       if (id === null) {
-        await interaction.reply({ ...page(interaction.locale, interaction.user.id, 0), flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
+        await interaction.reply({
+          ...page(interaction.locale, interaction.user.id, 0),
+          flags: MessageFlags.Ephemeral,
+          allowedMentions: { parse: [] },
+        });
         return;
       }
       const job = findJob(deps.jobs, id, { userId: interaction.user.id, guildId: interaction.guildId });
       if (!job) throw new UserFacingError('jobs.not_found', { id: shorten(id, 100) });
-      await interaction.reply({ embeds: [renderJobDetails(interaction.locale, job, deps.maxWaitMs)], flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
+      await interaction.reply({
+        embeds: [renderJobDetails(interaction.locale, job, deps.maxWaitMs)],
+        flags: MessageFlags.Ephemeral,
+        allowedMentions: { parse: [] },
+      });
     },
     async autocomplete(interaction) {
       const typed = String(interaction.options.getFocused());
-      const jobs = typed.trim() === '' ? deps.jobs.recentForUser(interaction.user.id, 25) : deps.jobs.searchCompleted(interaction.user.id, typed, 25);
-      await interaction.respond(jobs.map((job) => ({ name: shorten(`#${job.id} · ${job.prompt.replace(/\s+/g, ' ')}`, 100), value: `#${job.id}` })));
+      const jobs =
+        typed.trim() === ''
+          ? deps.jobs.recentForUser(interaction.user.id, 25)
+          : deps.jobs.searchCompleted(interaction.user.id, typed, 25);
+      await interaction.respond(
+        jobs.map((job) => ({
+          name: shorten(`#${job.id} · ${job.prompt.replace(/\s+/g, ' ')}`, 100),
+          value: `#${job.id}`,
+        })),
+      );
     },
   };
   const pages: ComponentHandler = {

@@ -133,7 +133,9 @@ export function readSoraOptions(interaction: ChatInputCommandInteraction): SoraO
     model: defined(o.getString('model')),
     duration: defined(o.getInteger('duration')),
     size: defined(o.getString('size')),
-    image: attachment ? { name: attachment.name, contentType: attachment.contentType, size: attachment.size, url: attachment.url } : undefined,
+    image: attachment
+      ? { name: attachment.name, contentType: attachment.contentType, size: attachment.size, url: attachment.url }
+      : undefined,
     imageUrl: defined(o.getString('image_url')),
     watermark: defined(o.getBoolean('watermark')),
     private: defined(o.getBoolean('private')),
@@ -145,7 +147,9 @@ export function readSoraOptions(interaction: ChatInputCommandInteraction): SoraO
 }
 
 /** Adapts a discord.js interaction to the job service's Responder. */
-export function interactionResponder(interaction: ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction): Responder {
+export function interactionResponder(
+  interaction: ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction,
+): Responder {
   return {
     async refuse(message) {
       await interaction.reply({ content: message, flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
@@ -154,7 +158,12 @@ export function interactionResponder(interaction: ChatInputCommandInteraction | 
       await interaction.deferReply();
     },
     async edit(body) {
-      const message = await interaction.editReply({ content: body.content || null, embeds: body.embeds, components: body.components, allowedMentions: body.allowed_mentions });
+      const message = await interaction.editReply({
+        content: body.content || null,
+        embeds: body.embeds,
+        components: body.components,
+        allowedMentions: body.allowed_mentions,
+      });
       return { messageId: message.id };
     },
     async withdraw(message) {
@@ -165,7 +174,10 @@ export function interactionResponder(interaction: ChatInputCommandInteraction | 
 }
 
 /** What a job keeps of the interaction that started it (a command, a button or a modal). */
-export function commandContext(interaction: ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction, clock: Clock): CommandContext {
+export function commandContext(
+  interaction: ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction,
+  clock: Clock,
+): CommandContext {
   return {
     interactionId: interaction.id,
     applicationId: interaction.applicationId,
@@ -184,7 +196,11 @@ export function createSoraCommand(deps: { jobs: JobService; jobsRepo: JobsReposi
   return {
     data: soraCommandData,
     async execute(interaction) {
-      await deps.jobs.start(commandContext(interaction, deps.clock), readSoraOptions(interaction), interactionResponder(interaction));
+      await deps.jobs.start(
+        commandContext(interaction, deps.clock),
+        readSoraOptions(interaction),
+        interactionResponder(interaction),
+      );
     },
     async autocomplete(interaction) {
       const focused = interaction.options.getFocused(true);
@@ -193,7 +209,10 @@ export function createSoraCommand(deps: { jobs: JobService; jobsRepo: JobsReposi
       await interaction.respond(
         jobs
           .filter((job) => job.upstreamId!.length <= 100)
-          .map((job) => ({ name: shorten(`${job.prompt.replace(/\s+/g, ' ')} · ${job.upstreamId}`, 100), value: job.upstreamId! })),
+          .map((job) => ({
+            name: shorten(`${job.prompt.replace(/\s+/g, ' ')} · ${job.upstreamId}`, 100),
+            value: job.upstreamId!,
+          })),
       );
     },
   };

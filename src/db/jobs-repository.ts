@@ -373,7 +373,13 @@ export class JobsRepository {
    * `from`. Returns the updated job, or undefined when another pass got there
    * first — which is how a video can never be delivered twice.
    */
-  transition(id: number, from: JobStatus | readonly JobStatus[], to: JobStatus, patch: JobPatch, now: number): Job | undefined {
+  transition(
+    id: number,
+    from: JobStatus | readonly JobStatus[],
+    to: JobStatus,
+    patch: JobPatch,
+    now: number,
+  ): Job | undefined {
     const fromList = typeof from === 'string' ? [from] : from;
     const changed = this.runUpdate(id, patch, now, to, fromList);
     return changed ? this.get(id) : undefined;

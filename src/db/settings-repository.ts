@@ -80,7 +80,10 @@ export class SettingsRepository {
     this.auditStmt = db.prepare<[string, string, string, number]>(
       'INSERT INTO guild_settings_audit (guild_id, user_id, changes, created_at) VALUES (?, ?, ?, ?)',
     );
-    this.historyStmt = db.prepare<[string, number], { guild_id: string; user_id: string; changes: string; created_at: number }>(
+    this.historyStmt = db.prepare<
+      [string, number],
+      { guild_id: string; user_id: string; changes: string; created_at: number }
+    >(
       'SELECT guild_id, user_id, changes, created_at FROM guild_settings_audit WHERE guild_id = ? ORDER BY id DESC LIMIT ?',
     );
   }

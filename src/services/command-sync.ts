@@ -12,7 +12,9 @@ export async function registerCommands(
   definitions: readonly RESTPostAPIChatInputApplicationCommandsJSONBody[],
   guildId?: string,
 ): Promise<void> {
-  const route = guildId ? Routes.applicationGuildCommands(applicationId, guildId) : Routes.applicationCommands(applicationId);
+  const route = guildId
+    ? Routes.applicationGuildCommands(applicationId, guildId)
+    : Routes.applicationCommands(applicationId);
   await rest.put(route, { body: definitions });
 }
 

@@ -3,7 +3,15 @@ import path from 'node:path';
 import type { Clock } from '../clock.js';
 import type { Job, JobsRepository } from '../db/jobs-repository.js';
 import type { Logger } from '../logger.js';
-import { failureReason, progressKey, renderDelivery, renderFailureNotice, renderJob, type MessageBody, type ProgressView } from '../ui/render.js';
+import {
+  failureReason,
+  progressKey,
+  renderDelivery,
+  renderFailureNotice,
+  renderJob,
+  type MessageBody,
+  type ProgressView,
+} from '../ui/render.js';
 import type { DiscordMessenger, SendOutcome } from './discord-messenger.js';
 import type { VideoApi } from './video-api.js';
 import { isRetryableUpstreamError } from './video-api.js';
@@ -58,12 +66,20 @@ export class Delivery {
 
   /** Shows a final state (failed, timed out, not started) on the reply, or in a new message if the reply is gone. */
   async showFailure(job: Job): Promise<void> {
-    const body = renderJob(job, { status: job.status, progress: job.progress }, failureReason(job, this.options.jobMaxWaitMs));
+    const body = renderJob(
+      job,
+      { status: job.status, progress: job.progress },
+      failureReason(job, this.options.jobMaxWaitMs),
+    );
     const outcome = await this.messenger.editReply(job, body);
     this.noteEdit(job, outcome, `final:${job.status}`);
-    if (!outcome.ok && (outcome.reason === 'gone' || outcome.reason === 'forbidden' || outcome.reason === 'token_expired')) {
+    if (
+      !outcome.ok &&
+      (outcome.reason === 'gone' || outcome.reason === 'forbidden' || outcome.reason === 'token_expired')
+    ) {
       const posted = await this.messenger.post(job, renderFailureNotice(job, this.options.jobMaxWaitMs));
-      if (!posted.ok) this.log.warn({ jobId: job.id, reason: posted.reason }, 'could not tell the member that the job failed');
+      if (!posted.ok)
+        this.log.warn({ jobId: job.id, reason: posted.reason }, 'could not tell the member that the job failed');
     }
   }
 
@@ -79,7 +95,11 @@ export class Delivery {
       job.id,
       job.status === 'delivering' ? 'delivering' : 'completed',
       'delivering',
-      { deliveryAttempts: job.deliveryAttempts + 1, deliveryClaimedAt: job.deliveryClaimedAt ?? now, nextRunAt: now + this.options.leaseMs },
+      {
+        deliveryAttempts: job.deliveryAttempts + 1,
+        deliveryClaimedAt: job.deliveryClaimedAt ?? now,
+        nextRunAt: now + this.options.leaseMs,
+      },
       now,
     );
     if (!claimed) return { done: true };
@@ -116,19 +136,35 @@ export class Delivery {
     }
 
     if (size !== undefined) {
-      const outcome = await this.messenger.post(job, renderDelivery(job, null), { path: tempFile, name: videoFileName(job), contentType: 'video/mp4' }, nonce);
+      const outcome = await this.messenger.post(
+        job,
+        renderDelivery(job, null),
+        { path: tempFile, name: videoFileName(job), contentType: 'video/mp4' },
+        nonce,
+      );
       if (outcome.ok) return this.finish(job, outcome.messageId, 'attachment');
       if (outcome.reason !== 'too_large') return this.postFailed(job, outcome);
     }
     if (!job.videoUrl) return this.giveUp(job, 'no video_url to link to');
-    const outcome = await this.messenger.post(job, renderDelivery(job, { url: job.videoUrl, ...(size !== undefined ? { size } : {}) }), undefined, `${nonce}-l`);
+    const outcome = await this.messenger.post(
+      job,
+      renderDelivery(job, { url: job.videoUrl, ...(size !== undefined ? { size } : {}) }),
+      undefined,
+      `${nonce}-l`,
+    );
     if (outcome.ok) return this.finish(job, outcome.messageId, 'link');
     return this.postFailed(job, outcome);
   }
 
   private async finish(job: Job, messageId: string, mode: 'attachment' | 'link'): Promise<DeliveryResult> {
     const now = this.clock.now();
-    const done = this.jobs.transition(job.id, 'delivering', 'delivered', { deliveredMessageId: messageId, deliveryMode: mode, finishedAt: now, nextRunAt: null }, now);
+    const done = this.jobs.transition(
+      job.id,
+      'delivering',
+      'delivered',
+      { deliveredMessageId: messageId, deliveryMode: mode, finishedAt: now, nextRunAt: null },
+      now,
+    );
     if (done) await this.showDelivered(done);
     return { done: true };
   }
@@ -156,7 +192,13 @@ export class Delivery {
 
   private async giveUp(job: Job, why: string): Promise<DeliveryResult> {
     const now = this.clock.now();
-    const failed = this.jobs.transition(job.id, 'delivering', 'delivery_failed', { finishedAt: now, nextRunAt: null, errorMessage: why }, now);
+    const failed = this.jobs.transition(
+      job.id,
+      'delivering',
+      'delivery_failed',
+      { finishedAt: now, nextRunAt: null, errorMessage: why },
+      now,
+    );
     this.log.error({ jobId: job.id, why }, 'delivery given up');
     if (failed) await this.showFailure(failed);
     return { done: true };
@@ -165,7 +207,11 @@ export class Delivery {
   private noteEdit(job: Job, outcome: SendOutcome, key: string): void {
     const now = this.clock.now();
     if (outcome.ok) {
-      this.jobs.patch(job.id, { shownKey: key, shownAt: now, ...(job.messageId ? {} : { messageId: outcome.messageId }) }, now);
+      this.jobs.patch(
+        job.id,
+        { shownKey: key, shownAt: now, ...(job.messageId ? {} : { messageId: outcome.messageId }) },
+        now,
+      );
     } else if (outcome.reason === 'gone' || outcome.reason === 'forbidden') {
       this.jobs.patch(job.id, { messageGone: true }, now);
     } else if (outcome.reason === 'token_expired') {

@@ -40,7 +40,8 @@ export function classifyDiscordError(err: unknown): Exclude<SendOutcome, { ok: t
     if (code === 50027) return { ok: false, reason: 'token_expired' };
     if (code === 40005 || err.status === 413) return { ok: false, reason: 'too_large' };
     if (code === 50001 || code === 50013) return { ok: false, reason: 'forbidden' };
-    if (err.status >= 500 || err.status === 429) return { ok: false, reason: 'transient', detail: `${err.status} ${code}` };
+    if (err.status >= 500 || err.status === 429)
+      return { ok: false, reason: 'transient', detail: `${err.status} ${code}` };
     return { ok: false, reason: 'refused', code };
   }
   if (err instanceof HTTPError) {
@@ -73,7 +74,10 @@ export class DiscordMessenger {
     if (job.messageGone) return { ok: false, reason: 'gone' };
     if (this.tokenUsable(job)) {
       const result = await this.call(() =>
-        this.rest.patch(Routes.webhookMessage(job.applicationId, job.interactionToken!, '@original'), { body, auth: false }),
+        this.rest.patch(Routes.webhookMessage(job.applicationId, job.interactionToken!, '@original'), {
+          body,
+          auth: false,
+        }),
       );
       if (result.ok || result.reason !== 'token_expired' || !job.messageId) return result;
     }

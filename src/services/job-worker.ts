@@ -45,7 +45,13 @@ export class JobWorker {
     const now = this.clock.now();
     const submittedAt = job.submittedAt ?? job.createdAt;
     if (now - submittedAt >= this.options.maxWaitMs) {
-      const timedOut = this.jobs.transition(job.id, ['queued', 'in_progress'], 'timed_out', { finishedAt: now, nextRunAt: null }, now);
+      const timedOut = this.jobs.transition(
+        job.id,
+        ['queued', 'in_progress'],
+        'timed_out',
+        { finishedAt: now, nextRunAt: null },
+        now,
+      );
       if (timedOut) await this.delivery.showFailure(timedOut);
       return;
     }
@@ -100,9 +106,14 @@ export class JobWorker {
       at,
     );
     if (!updated) return;
-    if (task.status === 'unknown') this.log.warn({ jobId: job.id, status: task.rawStatus }, 'unknown upstream status; still polling');
+    if (task.status === 'unknown')
+      this.log.warn({ jobId: job.id, status: task.rawStatus }, 'unknown upstream status; still polling');
     const etaMs = estimateRemainingMs(snapshot);
-    await this.delivery.showProgress(updated, { status, progress, ...(etaMs !== undefined && etaMs > 0 ? { etaMs } : {}) });
+    await this.delivery.showProgress(updated, {
+      status,
+      progress,
+      ...(etaMs !== undefined && etaMs > 0 ? { etaMs } : {}),
+    });
   }
 
   private async pollFailed(job: Job, err: unknown): Promise<void> {
@@ -114,7 +125,12 @@ export class JobWorker {
         job.id,
         ['queued', 'in_progress'],
         'failed',
-        { errorCode: 'not_found', errorMessage: 'The video service no longer knows this task.', finishedAt: now, nextRunAt: null },
+        {
+          errorCode: 'not_found',
+          errorMessage: 'The video service no longer knows this task.',
+          finishedAt: now,
+          nextRunAt: null,
+        },
         now,
       );
       if (failed) await this.delivery.showFailure(failed);
@@ -123,7 +139,16 @@ export class JobWorker {
     // Everything else (network, 429, 5xx, and even 401/403, which an operator
     // can fix by correcting the key) waits and tries again until the maximum wait.
     const errorStreak = job.errorStreak + 1;
-    const backoff = nextPollDelay({ now, submittedAt: job.submittedAt ?? job.createdAt, progress: job.progress, progressChangedAt: job.progressChangedAt, errorStreak }, this.options);
+    const backoff = nextPollDelay(
+      {
+        now,
+        submittedAt: job.submittedAt ?? job.createdAt,
+        progress: job.progress,
+        progressChangedAt: job.progressChangedAt,
+        errorStreak,
+      },
+      this.options,
+    );
     const delay = Math.max(this.jitter(backoff), retryAfterMs(err) ?? 0);
     this.jobs.patch(job.id, { errorStreak, nextRunAt: now + delay }, now, ['queued', 'in_progress']);
     const level = isRetryableUpstreamError(err) ? 'warn' : 'error';

@@ -67,7 +67,9 @@ export function optionsFromJob(job: Job): { options: SoraOptions; image?: Reused
   if (job.characterTimestamps) options.characterTimestamps = job.characterTimestamps;
   if (job.characterFromTask) options.characterFromTask = job.characterFromTask;
   if (job.characterCreate !== null) options.characterCreate = job.characterCreate;
-  const image = job.imagePath ? { path: job.imagePath, name: job.imageName ?? 'image', contentType: job.imageType ?? 'image/png' } : undefined;
+  const image = job.imagePath
+    ? { path: job.imagePath, name: job.imageName ?? 'image', contentType: job.imageType ?? 'image/png' }
+    : undefined;
   return image ? { options, image } : { options };
 }
 
@@ -97,7 +99,12 @@ export class JobService {
    * `reuseImage`: a stored reference image to send again (a re-roll), instead
    * of a new Discord attachment.
    */
-  async start(ctx: CommandContext, options: SoraOptions, responder: Responder, reuseImage?: ReusedImage): Promise<Job | undefined> {
+  async start(
+    ctx: CommandContext,
+    options: SoraOptions,
+    responder: Responder,
+    reuseImage?: ReusedImage,
+  ): Promise<Job | undefined> {
     let params: JobParams & { image: { url: string } | null };
     let result: InsertResult;
     try {
@@ -158,7 +165,9 @@ export class JobService {
 
     if (params.image || reuseImage) {
       try {
-        const stored = params.image ? await this.images.fetch(job.id, params.image.url) : { path: await this.images.copy(reuseImage!.path, job.id), contentType: reuseImage!.contentType };
+        const stored = params.image
+          ? await this.images.fetch(job.id, params.image.url)
+          : { path: await this.images.copy(reuseImage!.path, job.id), contentType: reuseImage!.contentType };
         this.jobs.patch(job.id, { imagePath: stored.path, imageType: stored.contentType }, this.clock.now());
         job = { ...job, imagePath: stored.path, imageType: stored.contentType };
       } catch (err) {
@@ -196,7 +205,10 @@ export class JobService {
     const now = this.clock.now();
     const progress = Math.max(0, Math.min(99, Math.round(task.progress)));
     const status = task.status === 'in_progress' ? 'in_progress' : 'queued';
-    const delay = nextPollDelay({ now, submittedAt: now, progress, progressChangedAt: now, errorStreak: 0 }, this.options);
+    const delay = nextPollDelay(
+      { now, submittedAt: now, progress, progressChangedAt: now, errorStreak: 0 },
+      this.options,
+    );
     const queued = this.jobs.transition(
       job.id,
       'submitting',
@@ -219,22 +231,39 @@ export class JobService {
     const stuck = this.jobs.unfinished().filter((j) => j.status === 'submitting');
     for (const job of stuck) {
       const failed = this.abandon(job, 'interrupted', 'The bot restarted while submitting this job.');
-      if (failed) await this.delivery.showFailure(failed).catch((err: unknown) => this.log.warn({ err, jobId: job.id }, 'could not explain an interrupted job'));
+      if (failed)
+        await this.delivery
+          .showFailure(failed)
+          .catch((err: unknown) => this.log.warn({ err, jobId: job.id }, 'could not explain an interrupted job'));
     }
     return stuck.length;
   }
 
   private abandon(job: Job, code: string, message: string): Job | undefined {
     const now = this.clock.now();
-    return this.jobs.transition(job.id, 'submitting', 'submit_failed', { errorCode: code, errorMessage: message, finishedAt: now, nextRunAt: null }, now);
+    return this.jobs.transition(
+      job.id,
+      'submitting',
+      'submit_failed',
+      { errorCode: code, errorMessage: message, finishedAt: now, nextRunAt: null },
+      now,
+    );
   }
 
-  private limitError(result: Exclude<InsertResult, { ok: true }>, maxActive: number, dailyLimit: number, now: number): UserFacingError {
+  private limitError(
+    result: Exclude<InsertResult, { ok: true }>,
+    maxActive: number,
+    dailyLimit: number,
+    now: number,
+  ): UserFacingError {
     switch (result.reason) {
       case 'max_active':
         return new UserFacingError('sora.limit_active', { active: result.active, max: maxActive });
       case 'daily_limit':
-        return new UserFacingError('sora.limit_daily', { max: dailyLimit, reset: `<t:${Math.floor((utcDayStart(now) + 86_400_000) / 1000)}:R>` });
+        return new UserFacingError('sora.limit_daily', {
+          max: dailyLimit,
+          reset: `<t:${Math.floor((utcDayStart(now) + 86_400_000) / 1000)}:R>`,
+        });
       case 'duplicate':
         return new UserFacingError('sora.duplicate');
     }
@@ -270,7 +299,12 @@ export function toCreateRequest(job: Job): CreateVideoRequest {
     watermark: job.watermark,
     private: job.private,
   };
-  if (job.imagePath) request.inputReference = { path: job.imagePath, filename: job.imageName ?? 'image', contentType: job.imageType ?? 'application/octet-stream' };
+  if (job.imagePath)
+    request.inputReference = {
+      path: job.imagePath,
+      filename: job.imageName ?? 'image',
+      contentType: job.imageType ?? 'application/octet-stream',
+    };
   else if (job.imageUrl) request.inputReference = { url: job.imageUrl };
   if (job.characterUrl) request.characterUrl = job.characterUrl;
   if (job.characterTimestamps) request.characterTimestamps = job.characterTimestamps;

@@ -56,7 +56,9 @@ export class SettingsService {
    */
   apply(settings: EffectiveSettings, request: ValidatedSoraRequest, channelId: string): AppliedSettings {
     if (settings.allowedChannels.length > 0 && !settings.allowedChannels.includes(channelId)) {
-      throw new UserFacingError('sora.channel_not_allowed', { channels: settings.allowedChannels.map((c) => `<#${c}>`).join(', ') });
+      throw new UserFacingError('sora.channel_not_allowed', {
+        channels: settings.allowedChannels.map((c) => `<#${c}>`).join(', '),
+      });
     }
     if (!settings.allowedModels.includes(request.model)) {
       throw new UserFacingError('sora.model_not_allowed', {
@@ -65,7 +67,12 @@ export class SettingsService {
       });
     }
     const overrides: string[] = [];
-    const pick = (name: 'private' | 'watermark', locked: boolean, chosen: boolean | undefined, serverValue: boolean) => {
+    const pick = (
+      name: 'private' | 'watermark',
+      locked: boolean,
+      chosen: boolean | undefined,
+      serverValue: boolean,
+    ) => {
       if (locked) {
         if (chosen !== undefined && chosen !== serverValue) overrides.push(name);
         return serverValue;
@@ -121,7 +128,11 @@ export const LIMIT_BOUNDS = { dailyLimit: { min: 0, max: 10_000 }, maxActive: { 
  * Validates a settings change and turns it into a stored patch. Throws
  * UserFacingError naming the bad option; nothing is stored then.
  */
-export function buildSettingsPatch(current: EffectiveSettings, input: SettingsChangeInput, knownModels: readonly string[]): GuildSettingsPatch {
+export function buildSettingsPatch(
+  current: EffectiveSettings,
+  input: SettingsChangeInput,
+  knownModels: readonly string[],
+): GuildSettingsPatch {
   const patch: GuildSettingsPatch = {};
   if (input.private !== undefined) patch.private = input.private;
   if (input.watermark !== undefined) patch.watermark = input.watermark;
@@ -134,19 +145,29 @@ export function buildSettingsPatch(current: EffectiveSettings, input: SettingsCh
     const value = input[name];
     if (value === undefined) continue;
     const { min, max } = LIMIT_BOUNDS[name];
-    if (!Number.isInteger(value) || value < min || value > max) throw new UserFacingError('config.bad_number', { option, min, max });
+    if (!Number.isInteger(value) || value < min || value > max)
+      throw new UserFacingError('config.bad_number', { option, min, max });
     patch[name] = value;
   }
   if (input.allowedModels !== undefined) {
-    const list = [...new Set(input.allowedModels.split(/[,，\s]+/).map((m) => m.trim().toLowerCase()).filter(Boolean))];
+    const list = [
+      ...new Set(
+        input.allowedModels
+          .split(/[,，\s]+/)
+          .map((m) => m.trim().toLowerCase())
+          .filter(Boolean),
+      ),
+    ];
     const unknown = list.filter((m) => !knownModels.includes(m));
     const models = knownModels.map((m) => `\`${m}\``).join(', ');
-    if (unknown.length > 0) throw new UserFacingError('config.bad_models', { unknown: unknown.map((m) => `\`${m}\``).join(', '), models });
+    if (unknown.length > 0)
+      throw new UserFacingError('config.bad_models', { unknown: unknown.map((m) => `\`${m}\``).join(', '), models });
     if (list.length === 0) throw new UserFacingError('config.no_models', { models });
     patch.allowedModels = list;
   }
   if (input.allChannels === true) {
-    if (input.addChannel !== undefined || input.removeChannel !== undefined) throw new UserFacingError('config.channel_conflict');
+    if (input.addChannel !== undefined || input.removeChannel !== undefined)
+      throw new UserFacingError('config.channel_conflict');
     patch.allowedChannels = null;
   } else if (input.addChannel !== undefined || input.removeChannel !== undefined) {
     const channels = new Set(current.allowedChannels);

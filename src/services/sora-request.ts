@@ -67,7 +67,12 @@ function imageType(image: NonNullable<SoraOptions['image']>): string {
   if (declared && (IMAGE_TYPES as readonly string[]).includes(declared)) return declared;
   if (!declared) {
     const ext = image.name.toLowerCase().split('.').pop();
-    const byExt: Record<string, string> = { png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', webp: 'image/webp' };
+    const byExt: Record<string, string> = {
+      png: 'image/png',
+      jpg: 'image/jpeg',
+      jpeg: 'image/jpeg',
+      webp: 'image/webp',
+    };
     if (ext && byExt[ext]) return byExt[ext];
   }
   throw new UserFacingError('sora.image_type', { type: declared || image.name });
@@ -86,7 +91,8 @@ export function validateSoraOptions(options: SoraOptions, limits: { maxImageByte
 
   const modelId = options.model ?? DEFAULT_MODEL;
   const model = findModel(modelId);
-  if (!model) throw new UserFacingError('sora.model_unknown', { model: modelId, models: list(MODELS.map((m) => m.id)) });
+  if (!model)
+    throw new UserFacingError('sora.model_unknown', { model: modelId, models: list(MODELS.map((m) => m.id)) });
 
   const seconds = options.duration ?? DEFAULT_DURATION;
   if (!model.durations.includes(seconds)) {
@@ -112,7 +118,10 @@ export function validateSoraOptions(options: SoraOptions, limits: { maxImageByte
   if (options.image) {
     const contentType = imageType(options.image);
     if (options.image.size > limits.maxImageBytes) {
-      throw new UserFacingError('sora.image_too_big', { size: formatBytes(options.image.size), max: formatBytes(limits.maxImageBytes) });
+      throw new UserFacingError('sora.image_too_big', {
+        size: formatBytes(options.image.size),
+        max: formatBytes(limits.maxImageBytes),
+      });
     }
     image = { name: options.image.name, contentType, size: options.image.size, url: options.image.url };
   }

@@ -8,7 +8,11 @@ import type { CreateVideoRequest, DownloadResult, VideoTask } from './tuzi/types
 export interface VideoApi {
   createVideo(request: CreateVideoRequest): Promise<VideoTask>;
   getVideo(id: string): Promise<VideoTask>;
-  downloadVideo(idOrUrl: string, destination: string, options: { maxBytes: number; signal?: AbortSignal }): Promise<DownloadResult>;
+  downloadVideo(
+    idOrUrl: string,
+    destination: string,
+    options: { maxBytes: number; signal?: AbortSignal },
+  ): Promise<DownloadResult>;
 }
 
 /** Network trouble, timeouts, 429 and 5xx: worth another try later. */

@@ -20,15 +20,18 @@ const en = {
   'sora.image_and_url': 'Use either `image` or `image_url`, not both.',
   'sora.image_type': 'The image must be PNG, JPEG or WebP (got `{type}`).',
   'sora.image_too_big': 'The image is {size}; the limit is {max}. Please use a smaller image.',
-  'sora.image_unreadable': 'The image could not be downloaded from Discord or is not a PNG, JPEG or WebP file. Please upload it again.',
+  'sora.image_unreadable':
+    'The image could not be downloaded from Discord or is not a PNG, JPEG or WebP file. Please upload it again.',
   'sora.url_invalid': '`{option}` must be an http(s) link, e.g. `https://example.com/clip.mp4`.',
   'sora.timestamps_format': '`character_timestamps` must look like `start,end` in seconds, e.g. `1,3`.',
   'sora.timestamps_range': 'The character clip must be 1 to 3 seconds long (you gave {length} s), e.g. `1,3`.',
   'sora.timestamps_without_source': '`character_timestamps` needs `character_url` or `character_from_task`.',
-  'sora.character_create_without_url': '`character_create` needs `character_url` (the video to take the character from).',
+  'sora.character_create_without_url':
+    '`character_create` needs `character_url` (the video to take the character from).',
   'sora.task_id_invalid': '`character_from_task` must be a task id like `sora-2:task_01k…` (see `/sora-jobs`).',
   'sora.channel_not_allowed': '`/sora` is not enabled in this channel. Try: {channels}.',
-  'sora.limit_active': 'You already have {active} video(s) in progress (limit {max} at once). Try again when one finishes.',
+  'sora.limit_active':
+    'You already have {active} video(s) in progress (limit {max} at once). Try again when one finishes.',
   'sora.limit_daily': 'You reached today’s limit of {max} video(s). It resets {reset}.',
   'sora.duplicate': 'This request was already received.',
 
@@ -63,17 +66,23 @@ const en = {
   'job.locked_note': 'Server setting applied: {settings}.',
   'job.failed_reason': '{message}',
   'job.failed_unknown': 'The video service did not give a reason.',
-  'job.timed_out_reason': 'The video was not ready after {minutes} minutes, so the bot stopped waiting. Nothing more will be charged for it.',
-  'job.submit_interrupted': 'The bot restarted while sending this request, so it is not known whether the video service received it. It was not sent again, to avoid charging twice — run `/sora` again if no video appears.',
+  'job.timed_out_reason':
+    'The video was not ready after {minutes} minutes, so the bot stopped waiting. Nothing more will be charged for it.',
+  'job.submit_interrupted':
+    'The bot restarted while sending this request, so it is not known whether the video service received it. It was not sent again, to avoid charging twice — run `/sora` again if no video appears.',
   'job.submit_rejected': 'The video service refused the request: {message}',
-  'job.submit_unavailable': 'The video service is unavailable right now ({message}). Nothing was charged; please try again later.',
-  'job.submit_unknown': 'The video service did not answer ({message}). It may still make the video, but the bot cannot follow it, and it was not sent again to avoid charging twice. Check `/sora-jobs` later or run `/sora` again.',
+  'job.submit_unavailable':
+    'The video service is unavailable right now ({message}). Nothing was charged; please try again later.',
+  'job.submit_unknown':
+    'The video service did not answer ({message}). It may still make the video, but the bot cannot follow it, and it was not sent again to avoid charging twice. Check `/sora-jobs` later or run `/sora` again.',
   'job.delivered_here': 'The video is here: {link}',
   'job.delivery_failed_reason': 'The video was made but could not be posted here. Download it: {url}',
-  'job.delivery_failed_nolink': 'The video was made but could not be posted here, and the video service gave no link for it.',
+  'job.delivery_failed_nolink':
+    'The video was made but could not be posted here, and the video service gave no link for it.',
   'final.content': '{mention} your video is ready!',
   'final.failed_content': '{mention} your video could not be made.',
-  'final.link_note': 'The file ({size}) is larger than this channel’s upload limit ({limit}), so here is a link instead: {url}',
+  'final.link_note':
+    'The file ({size}) is larger than this channel’s upload limit ({limit}), so here is a link instead: {url}',
   'final.link_only': 'Here is the link to your video: {url}',
   'duration.minutes': '{n} min',
   'duration.seconds': '{n} s',
@@ -191,10 +200,12 @@ const zhCN: Record<MessageKey, string> = {
   'job.failed_reason': '{message}',
   'job.failed_unknown': '视频服务没有给出原因。',
   'job.timed_out_reason': '等待 {minutes} 分钟后视频仍未完成，机器人已停止等待。此任务不会再产生费用。',
-  'job.submit_interrupted': '提交此请求时机器人重启了，无法确定视频服务是否已收到。为避免重复扣费，请求没有再次发送 — 如果没有视频出现，请重新运行 `/sora`。',
+  'job.submit_interrupted':
+    '提交此请求时机器人重启了，无法确定视频服务是否已收到。为避免重复扣费，请求没有再次发送 — 如果没有视频出现，请重新运行 `/sora`。',
   'job.submit_rejected': '视频服务拒绝了请求：{message}',
   'job.submit_unavailable': '视频服务暂时不可用（{message}）。没有扣费，请稍后再试。',
-  'job.submit_unknown': '视频服务没有响应（{message}）。视频可能仍会生成，但机器人无法跟踪；为避免重复扣费，请求没有再次发送。请稍后查看 `/sora-jobs` 或重新运行 `/sora`。',
+  'job.submit_unknown':
+    '视频服务没有响应（{message}）。视频可能仍会生成，但机器人无法跟踪；为避免重复扣费，请求没有再次发送。请稍后查看 `/sora-jobs` 或重新运行 `/sora`。',
   'job.delivered_here': '视频在这里：{link}',
   'job.delivery_failed_reason': '视频已生成，但无法在此发布。下载链接：{url}',
   'job.delivery_failed_nolink': '视频已生成，但无法在此发布，且视频服务没有提供下载链接。',
@@ -257,7 +268,10 @@ const zhCN: Record<MessageKey, string> = {
   'jobs.not_finished': '该视频尚未完成，无法复用其角色。',
 };
 
-export const CATALOGUES: Readonly<Record<'en-US' | 'zh-CN', Record<MessageKey, string>>> = { 'en-US': en, 'zh-CN': zhCN };
+export const CATALOGUES: Readonly<Record<'en-US' | 'zh-CN', Record<MessageKey, string>>> = {
+  'en-US': en,
+  'zh-CN': zhCN,
+};
 export type SupportedLocale = keyof typeof CATALOGUES;
 
 /** Discord locales we render; everything else falls back to English. */

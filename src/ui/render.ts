@@ -1,4 +1,12 @@
-import { ButtonStyle, ComponentType, type APIEmbed, type APIEmbedField, type APIAllowedMentions, type APIActionRowComponent, type APIButtonComponent } from 'discord.js';
+import {
+  ButtonStyle,
+  ComponentType,
+  type APIEmbed,
+  type APIEmbedField,
+  type APIAllowedMentions,
+  type APIActionRowComponent,
+  type APIButtonComponent,
+} from 'discord.js';
 import type { Job, JobStatus } from '../db/jobs-repository.js';
 import { t, type MessageKey, type MessageParams } from './i18n.js';
 
@@ -93,10 +101,15 @@ function parameterFields(job: Job, locale: string): APIEmbedField[] {
   if (job.characterUrl || job.characterFromTask) options.push(t(locale, 'job.option.character'));
   const fields: APIEmbedField[] = [
     { name: t(locale, 'job.field.model'), value: job.model, inline: true },
-    { name: t(locale, 'job.field.duration'), value: t(locale, 'job.value.seconds', { seconds: job.seconds }), inline: true },
+    {
+      name: t(locale, 'job.field.duration'),
+      value: t(locale, 'job.value.seconds', { seconds: job.seconds }),
+      inline: true,
+    },
     { name: t(locale, 'job.field.size'), value: job.size, inline: true },
   ];
-  if (options.length > 0) fields.push({ name: t(locale, 'job.field.options'), value: options.join(', '), inline: false });
+  if (options.length > 0)
+    fields.push({ name: t(locale, 'job.field.options'), value: options.join(', '), inline: false });
   return fields;
 }
 
@@ -107,15 +120,30 @@ function statusLine(job: Job, locale: string, view: ProgressView): string {
 }
 
 /** The public reply while the job runs, and after it ends. */
-export function renderJob(job: Job, view: ProgressView = { status: job.status, progress: job.progress }, extra?: { key: MessageKey; params?: MessageParams }): MessageBody {
+export function renderJob(
+  job: Job,
+  view: ProgressView = { status: job.status, progress: job.progress },
+  extra?: { key: MessageKey; params?: MessageParams },
+): MessageBody {
   const locale = job.locale;
-  const fields: APIEmbedField[] = [{ name: t(locale, 'job.field.status'), value: statusLine(job, locale, view), inline: false }];
+  const fields: APIEmbedField[] = [
+    { name: t(locale, 'job.field.status'), value: statusLine(job, locale, view), inline: false },
+  ];
   if (view.etaMs !== undefined && (view.status === 'queued' || view.status === 'in_progress')) {
-    fields.push({ name: t(locale, 'job.field.eta'), value: t(locale, 'job.value.eta', { eta: formatDuration(locale, view.etaMs) }), inline: true });
+    fields.push({
+      name: t(locale, 'job.field.eta'),
+      value: t(locale, 'job.value.eta', { eta: formatDuration(locale, view.etaMs) }),
+      inline: true,
+    });
   }
   fields.push({ name: t(locale, 'job.field.started'), value: `<t:${unix(job.createdAt)}:R>`, inline: true });
   fields.push(...parameterFields(job, locale));
-  if (extra) fields.push({ name: t(locale, 'job.field.reason'), value: shorten(t(locale, extra.key, extra.params), 1024), inline: false });
+  if (extra)
+    fields.push({
+      name: t(locale, 'job.field.reason'),
+      value: shorten(t(locale, extra.key, extra.params), 1024),
+      inline: false,
+    });
   const embed: APIEmbed = {
     title: t(locale, 'job.title'),
     description: quoteBlock(job.prompt),
@@ -129,15 +157,21 @@ export function renderJob(job: Job, view: ProgressView = { status: job.status, p
 
 /** Why a finished job has no video, as a catalogue entry. */
 export function failureReason(job: Job, maxWaitMs: number): { key: MessageKey; params?: MessageParams } {
-  if (job.status === 'timed_out') return { key: 'job.timed_out_reason', params: { minutes: Math.round(maxWaitMs / 60_000) } };
+  if (job.status === 'timed_out')
+    return { key: 'job.timed_out_reason', params: { minutes: Math.round(maxWaitMs / 60_000) } };
   if (job.status === 'submit_failed') {
     if (job.errorCode === 'interrupted') return { key: 'job.submit_interrupted' };
-    if (job.errorCode === 'unavailable') return { key: 'job.submit_unavailable', params: { message: shorten(job.errorMessage ?? '', 500) } };
-    if (job.errorCode === 'unknown') return { key: 'job.submit_unknown', params: { message: shorten(job.errorMessage ?? '', 500) } };
+    if (job.errorCode === 'unavailable')
+      return { key: 'job.submit_unavailable', params: { message: shorten(job.errorMessage ?? '', 500) } };
+    if (job.errorCode === 'unknown')
+      return { key: 'job.submit_unknown', params: { message: shorten(job.errorMessage ?? '', 500) } };
     if (job.errorCode === 'image_unreadable') return { key: 'sora.image_unreadable' };
     return { key: 'job.submit_rejected', params: { message: shorten(job.errorMessage ?? '', 500) } };
   }
-  if (job.status === 'delivery_failed') return job.videoUrl ? { key: 'job.delivery_failed_reason', params: { url: job.videoUrl } } : { key: 'job.delivery_failed_nolink' };
+  if (job.status === 'delivery_failed')
+    return job.videoUrl
+      ? { key: 'job.delivery_failed_reason', params: { url: job.videoUrl } }
+      : { key: 'job.delivery_failed_nolink' };
   if (!job.errorMessage) return { key: 'job.failed_unknown' };
   const message = job.errorCode ? `${job.errorMessage} (\`${job.errorCode}\`)` : job.errorMessage;
   return { key: 'job.failed_reason', params: { message: shorten(message, 900) } };
@@ -151,7 +185,11 @@ export function renderDelivery(job: Job, link: { url: string; size?: number } | 
   if (link) {
     lines.push(
       link.size !== undefined
-        ? t(locale, 'final.link_note', { size: formatBytes(link.size), limit: formatBytes(job.attachmentSizeLimit), url: link.url })
+        ? t(locale, 'final.link_note', {
+            size: formatBytes(link.size),
+            limit: formatBytes(job.attachmentSizeLimit),
+            url: link.url,
+          })
         : t(locale, 'final.link_only', { url: link.url }),
     );
   }
@@ -185,9 +223,27 @@ export function jobButtons(job: Job): APIActionRowComponent<APIButtonComponent> 
   return {
     type: ComponentType.ActionRow,
     components: [
-      { type: ComponentType.Button, style: ButtonStyle.Primary, label: t(locale, 'button.reroll'), emoji: { name: '🎲' }, custom_id: customIds.reroll(job.id) },
-      { type: ComponentType.Button, style: ButtonStyle.Secondary, label: t(locale, 'button.character'), emoji: { name: '🧸' }, custom_id: customIds.character(job.id) },
-      { type: ComponentType.Button, style: ButtonStyle.Secondary, label: t(locale, 'button.details'), emoji: { name: 'ℹ️' }, custom_id: customIds.details(job.id) },
+      {
+        type: ComponentType.Button,
+        style: ButtonStyle.Primary,
+        label: t(locale, 'button.reroll'),
+        emoji: { name: '🎲' },
+        custom_id: customIds.reroll(job.id),
+      },
+      {
+        type: ComponentType.Button,
+        style: ButtonStyle.Secondary,
+        label: t(locale, 'button.character'),
+        emoji: { name: '🧸' },
+        custom_id: customIds.character(job.id),
+      },
+      {
+        type: ComponentType.Button,
+        style: ButtonStyle.Secondary,
+        label: t(locale, 'button.details'),
+        emoji: { name: 'ℹ️' },
+        custom_id: customIds.details(job.id),
+      },
     ],
   };
 }
@@ -195,5 +251,9 @@ export function jobButtons(job: Job): APIActionRowComponent<APIButtonComponent> 
 /** The new message that tells a member their job failed, when the reply itself is gone. */
 export function renderFailureNotice(job: Job, maxWaitMs: number): MessageBody {
   const body = renderJob(job, { status: job.status, progress: job.progress }, failureReason(job, maxWaitMs));
-  return { ...body, content: t(job.locale, 'final.failed_content', { mention: `<@${job.userId}>` }), allowed_mentions: { parse: [], users: [job.userId] } };
+  return {
+    ...body,
+    content: t(job.locale, 'final.failed_content', { mention: `<@${job.userId}>` }),
+    allowed_mentions: { parse: [], users: [job.userId] },
+  };
 }

@@ -11,7 +11,8 @@ function describeChange(locale: string, changes: Record<string, unknown>): strin
   const parts = Object.entries(changes).map(([k, v]) => {
     if (typeof v === 'boolean') return `${k}=${onOff(locale, v)}`;
     if (v === null) return `${k}=—`;
-    if (Array.isArray(v)) return `${k}=${v.map((x) => (k === 'allowedChannels' ? `<#${String(x)}>` : String(x))).join(',')}`;
+    if (Array.isArray(v))
+      return `${k}=${v.map((x) => (k === 'allowedChannels' ? `<#${String(x)}>` : String(x))).join(',')}`;
     return `${k}=${String(v)}`;
   });
   return shorten(parts.join(', '), 200);
@@ -29,7 +30,13 @@ export function renderSettings(
     history.length === 0
       ? t(locale, 'config.history_none')
       : history
-          .map((h) => t(locale, 'config.history_entry', { at: Math.floor(h.createdAt / 1000), user: h.userId, changes: describeChange(locale, h.changes) }))
+          .map((h) =>
+            t(locale, 'config.history_entry', {
+              at: Math.floor(h.createdAt / 1000),
+              user: h.userId,
+              changes: describeChange(locale, h.changes),
+            }),
+          )
           .join('\n');
   return {
     title: t(locale, 'config.title'),
@@ -52,7 +59,10 @@ export function renderSettings(
       { name: t(locale, 'config.models'), value: s.allowedModels.map((m) => `\`${m}\``).join(', '), inline: true },
       {
         name: t(locale, 'config.channels'),
-        value: s.allowedChannels.length === 0 ? t(locale, 'config.channels_all') : s.allowedChannels.map((c) => `<#${c}>`).join(', '),
+        value:
+          s.allowedChannels.length === 0
+            ? t(locale, 'config.channels_all')
+            : s.allowedChannels.map((c) => `<#${c}>`).join(', '),
         inline: true,
       },
       { name: t(locale, 'config.usage'), value: t(locale, 'config.usage_value', usage) },

@@ -24,8 +24,20 @@ export function videoMessages(w: World, channelId = w.channelId): APIMessage[] {
 }
 
 /** Runs /sora and waits until the bot acknowledged and finished handling it. */
-export async function sora(w: World, userId: string, options: Record<string, string | number | boolean>, extra: Record<string, unknown> = {}) {
-  const handle = w.discord.invokeSlashCommand({ guildId: w.guildId, channelId: w.channelId, userId, name: 'sora', options, ...extra });
+export async function sora(
+  w: World,
+  userId: string,
+  options: Record<string, string | number | boolean>,
+  extra: Record<string, unknown> = {},
+) {
+  const handle = w.discord.invokeSlashCommand({
+    guildId: w.guildId,
+    channelId: w.channelId,
+    userId,
+    name: 'sora',
+    options,
+    ...extra,
+  });
   await handle.acknowledged();
   await w.settle();
   return handle;

@@ -7,7 +7,8 @@ afterEach(async () => {
   await w?.close();
 });
 
-const ephemeralText = (id: string | null) => w.discord.messages(w.channelId, { includeEphemeral: true }).find((m) => m.id === id);
+const ephemeralText = (id: string | null) =>
+  w.discord.messages(w.channelId, { includeEphemeral: true }).find((m) => m.id === id);
 
 describe('moderators and members (end to end)', () => {
   it('/sora-config set changes the upstream request; locks override the member', async () => {
@@ -52,11 +53,24 @@ describe('moderators and members (end to end)', () => {
 
   it('max_active 2: 20 simultaneous /sora from one member start exactly 2 jobs', async () => {
     w = await world();
-    const set = w.discord.invokeSlashCommand({ guildId: w.guildId, channelId: w.channelId, userId: w.users.mod, name: 'sora-config', subcommand: 'set', options: { max_active: 2 } });
+    const set = w.discord.invokeSlashCommand({
+      guildId: w.guildId,
+      channelId: w.channelId,
+      userId: w.users.mod,
+      name: 'sora-config',
+      subcommand: 'set',
+      options: { max_active: 2 },
+    });
     await set.acknowledged();
     await w.settle();
     const handles = Array.from({ length: 20 }, (_, i) =>
-      w.discord.invokeSlashCommand({ guildId: w.guildId, channelId: w.channelId, userId: w.users.alice, name: 'sora', options: { prompt: `burst ${i}` } }),
+      w.discord.invokeSlashCommand({
+        guildId: w.guildId,
+        channelId: w.channelId,
+        userId: w.users.alice,
+        name: 'sora',
+        options: { prompt: `burst ${i}` },
+      }),
     );
     await Promise.all(handles.map((h) => h.acknowledged()));
     await w.settle();
@@ -71,7 +85,11 @@ describe('moderators and members (end to end)', () => {
     const refused = await sora(w, w.users.alice, { prompt: 'again' });
     expect(ephemeralText(refused.originalMessageId)?.content).toContain('today’s limit of 1');
     const now = w.clock.now();
-    const nextMidnight = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), new Date(now).getUTCDate() + 1);
+    const nextMidnight = Date.UTC(
+      new Date(now).getUTCFullYear(),
+      new Date(now).getUTCMonth(),
+      new Date(now).getUTCDate() + 1,
+    );
     await w.advance(nextMidnight - now + 1_000, 30 * MINUTE);
     await sora(w, w.users.alice, { prompt: 'tomorrow' });
     expect(creates(w)).toHaveLength(2);
@@ -116,10 +134,19 @@ describe('moderators and members (end to end)', () => {
     const click = w.discord.clickButton({ messageId: video.id, customId: 'sora:character:1', userId: w.users.alice });
     await click.acknowledged();
     expect(click.ack?.type).toBe(9);
-    const submit = w.discord.submitModal({ customId: 'sora:charmodal:1', userId: w.users.alice, fields: { prompt: 'the cat on the moon', timestamps: '1,3' }, from: click });
+    const submit = w.discord.submitModal({
+      customId: 'sora:charmodal:1',
+      userId: w.users.alice,
+      fields: { prompt: 'the cat on the moon', timestamps: '1,3' },
+      from: click,
+    });
     await submit.acknowledged();
     await w.settle();
-    expect(creates(w)[1]!.fields).toMatchObject({ prompt: 'the cat on the moon', character_from_task: w.app!.jobs.get(1)!.upstreamId, character_timestamps: '1,3' });
+    expect(creates(w)[1]!.fields).toMatchObject({
+      prompt: 'the cat on the moon',
+      character_from_task: w.app!.jobs.get(1)!.upstreamId,
+      character_timestamps: '1,3',
+    });
   });
 
   it('autocomplete offers the member’s own finished videos, filtered', async () => {
@@ -127,18 +154,37 @@ describe('moderators and members (end to end)', () => {
     await sora(w, w.users.alice, { prompt: 'red fox' });
     await sora(w, w.users.alice, { prompt: 'blue whale' });
     await w.advanceUntil(() => videoMessages(w).length === 2, 10 * MINUTE);
-    const ac = w.discord.autocomplete({ guildId: w.guildId, channelId: w.channelId, userId: w.users.alice, name: 'sora', options: { prompt: 'x', character_from_task: 'fox' }, focused: 'character_from_task' });
+    const ac = w.discord.autocomplete({
+      guildId: w.guildId,
+      channelId: w.channelId,
+      userId: w.users.alice,
+      name: 'sora',
+      options: { prompt: 'x', character_from_task: 'fox' },
+      focused: 'character_from_task',
+    });
     const choices = await ac.choices();
     expect(choices).toHaveLength(1);
     expect(choices[0]!.value).toBe(w.app!.jobs.get(1)!.upstreamId);
-    const other = w.discord.autocomplete({ guildId: w.guildId, channelId: w.channelId, userId: w.users.li, name: 'sora', options: { prompt: 'x', character_from_task: '' }, focused: 'character_from_task' });
+    const other = w.discord.autocomplete({
+      guildId: w.guildId,
+      channelId: w.channelId,
+      userId: w.users.li,
+      name: 'sora',
+      options: { prompt: 'x', character_from_task: '' },
+      focused: 'character_from_task',
+    });
     expect(await other.choices()).toEqual([]);
   });
 
   it('/sora-jobs lists the member’s jobs privately', async () => {
     w = await world({ env: { DEFAULT_MAX_ACTIVE: '0' } });
     await sora(w, w.users.alice, { prompt: 'first' });
-    const h = w.discord.invokeSlashCommand({ guildId: w.guildId, channelId: w.channelId, userId: w.users.alice, name: 'sora-jobs' });
+    const h = w.discord.invokeSlashCommand({
+      guildId: w.guildId,
+      channelId: w.channelId,
+      userId: w.users.alice,
+      name: 'sora-jobs',
+    });
     await h.acknowledged();
     await w.settle();
     const list = ephemeralText(h.originalMessageId)!;
@@ -149,12 +195,21 @@ describe('moderators and members (end to end)', () => {
   it('/sora-jobs pages with buttons', async () => {
     w = await world({ env: { DEFAULT_MAX_ACTIVE: '0' } });
     for (let i = 0; i < 12; i++) await sora(w, w.users.alice, { prompt: `job ${i}` });
-    const h = w.discord.invokeSlashCommand({ guildId: w.guildId, channelId: w.channelId, userId: w.users.alice, name: 'sora-jobs' });
+    const h = w.discord.invokeSlashCommand({
+      guildId: w.guildId,
+      channelId: w.channelId,
+      userId: w.users.alice,
+      name: 'sora-jobs',
+    });
     await h.acknowledged();
     await w.settle();
     const first = ephemeralText(h.originalMessageId)!;
     expect(embedText(first)).toContain('Page 1 of 2');
-    const next = w.discord.clickButton({ messageId: first.id, customId: `jobs:page:${w.users.alice}:1`, userId: w.users.alice });
+    const next = w.discord.clickButton({
+      messageId: first.id,
+      customId: `jobs:page:${w.users.alice}:1`,
+      userId: w.users.alice,
+    });
     await next.acknowledged();
     await w.settle();
     expect(next.ack?.type).toBe(7);
@@ -163,10 +218,23 @@ describe('moderators and members (end to end)', () => {
 
   it('/sora-config show lists settings, today’s usage and who changed what', async () => {
     w = await world();
-    const set = w.discord.invokeSlashCommand({ guildId: w.guildId, channelId: w.channelId, userId: w.users.mod, name: 'sora-config', subcommand: 'set', options: { daily_limit: 3, allowed_models: 'sora-2' } });
+    const set = w.discord.invokeSlashCommand({
+      guildId: w.guildId,
+      channelId: w.channelId,
+      userId: w.users.mod,
+      name: 'sora-config',
+      subcommand: 'set',
+      options: { daily_limit: 3, allowed_models: 'sora-2' },
+    });
     await set.acknowledged();
     await sora(w, w.users.alice, { prompt: 'counted' });
-    const show = w.discord.invokeSlashCommand({ guildId: w.guildId, channelId: w.channelId, userId: w.users.mod, name: 'sora-config', subcommand: 'show' });
+    const show = w.discord.invokeSlashCommand({
+      guildId: w.guildId,
+      channelId: w.channelId,
+      userId: w.users.mod,
+      name: 'sora-config',
+      subcommand: 'show',
+    });
     await show.acknowledged();
     await w.settle();
     const text = embedText(ephemeralText(show.originalMessageId)!);

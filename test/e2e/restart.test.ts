@@ -45,7 +45,12 @@ describe('restarts: exactly one POST and one visible outcome', () => {
     await w.stopBot();
     await w.startBot();
     expect(puts()).toBe(1);
-    expect(w.discord.commands().map((c) => c.name).sort()).toEqual(['sora', 'sora-config', 'sora-jobs']);
+    expect(
+      w.discord
+        .commands()
+        .map((c) => c.name)
+        .sort(),
+    ).toEqual(['sora', 'sora-config', 'sora-jobs']);
   });
 
   it.each(['queued', 'in_progress'])('a restart while %s resumes the job', async (state) => {
@@ -65,7 +70,10 @@ describe('restarts: exactly one POST and one visible outcome', () => {
     w = await world();
     w.discord.injectFault({ route: 'channel_create', status: 502, times: Infinity });
     await sora(w, w.users.alice, { prompt: 'finish later' });
-    await w.advanceUntil(() => w.app!.jobs.get(1)!.deliveryAttempts >= 1 && w.app!.jobs.get(1)!.status === 'completed', 10 * MINUTE);
+    await w.advanceUntil(
+      () => w.app!.jobs.get(1)!.deliveryAttempts >= 1 && w.app!.jobs.get(1)!.status === 'completed',
+      10 * MINUTE,
+    );
     await w.stopBot();
     w.discord.clearFaults();
     await w.startBot();
@@ -117,13 +125,24 @@ describe('restarts: exactly one POST and one visible outcome', () => {
       return child;
     };
     const first = await startChild();
-    const h = w.discord.invokeSlashCommand({ guildId: w.guildId, channelId: w.channelId, userId: w.users.alice, name: 'sora', options: { prompt: 'kill me' } });
+    const h = w.discord.invokeSlashCommand({
+      guildId: w.guildId,
+      channelId: w.channelId,
+      userId: w.users.alice,
+      name: 'sora',
+      options: { prompt: 'kill me' },
+    });
     await h.acknowledged(10_000);
-    await w.discord.waitFor(() => creates(w).length === 1 && w.tuzi.requests.some((r) => r.route === 'retrieve'), { timeoutMs: 15_000 });
+    await w.discord.waitFor(() => creates(w).length === 1 && w.tuzi.requests.some((r) => r.route === 'retrieve'), {
+      timeoutMs: 15_000,
+    });
     first.kill('SIGKILL');
     await new Promise((resolve) => first.once('exit', resolve));
     await startChild();
-    await w.discord.waitFor(() => videoMessages(w).length === 1, { timeoutMs: 30_000, what: 'the video after the restart' });
+    await w.discord.waitFor(() => videoMessages(w).length === 1, {
+      timeoutMs: 30_000,
+      what: 'the video after the restart',
+    });
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(creates(w)).toHaveLength(1);
     expect(videoMessages(w)).toHaveLength(1);

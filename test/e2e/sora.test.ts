@@ -66,7 +66,9 @@ describe('/sora end to end (real discord.js, Discord and Tuzi emulators)', () =>
     );
     expect(percents.size).toBeGreaterThanOrEqual(2);
     // Progress edits only when something visible changed, and at least PROGRESS_EDIT_SECONDS apart.
-    const edits = w.discord.timeline(w.channelId).filter((e) => e.messageId === h.originalMessageId && e.kind === 'edit' && !e.loading);
+    const edits = w.discord
+      .timeline(w.channelId)
+      .filter((e) => e.messageId === h.originalMessageId && e.kind === 'edit' && !e.loading);
     expect(edits.every((e) => e.changed)).toBe(true);
     const progressEdits = edits.filter((e) => /\d+%/.test(embedText(e)));
     progressEdits.slice(1).forEach((e, i) => expect(e.at - progressEdits[i]!.at).toBeGreaterThanOrEqual(5_000));
@@ -83,14 +85,21 @@ describe('/sora end to end (real discord.js, Discord and Tuzi emulators)', () =>
     expect(reply?.flags ?? 0).toBe(64);
     expect(reply?.content).toContain('sora-2-pro');
     const zh = await sora(w, w.users.li, { prompt: 'x', size: '1024x1024' }, { locale: 'zh-CN' });
-    expect(w.discord.messages(w.channelId, { includeEphemeral: true }).find((m) => m.id === zh.originalMessageId)?.content).toContain('尺寸');
+    expect(
+      w.discord.messages(w.channelId, { includeEphemeral: true }).find((m) => m.id === zh.originalMessageId)?.content,
+    ).toContain('尺寸');
     expect(w.tuzi.requests).toHaveLength(0);
     expect(w.discord.messages(w.channelId)).toHaveLength(before);
   });
 
   it('shows a failed job with the upstream reason', async () => {
     w = await world();
-    w.tuzi.injectFault({ kind: 'job-failure', atProgress: 92, code: 'content_policy_violation', message: 'The video was blocked by moderation.' });
+    w.tuzi.injectFault({
+      kind: 'job-failure',
+      atProgress: 92,
+      code: 'content_policy_violation',
+      message: 'The video was blocked by moderation.',
+    });
     const h = await sora(w, w.users.alice, { prompt: 'something' });
     await w.advanceUntil(() => w.app!.jobs.get(1)?.status === 'failed', 10 * MINUTE);
     await w.settle();
@@ -153,8 +162,19 @@ describe('/sora end to end (real discord.js, Discord and Tuzi emulators)', () =>
 
   it.each([20, 50])('%i members at once: one POST and one video each, no duplicates', async (n) => {
     w = await world({ env: { DEFAULT_MAX_ACTIVE: '0' } });
-    const users = Array.from({ length: n }, (_, i) => w.discord.createUser({ username: `m${i}`, guildIds: [w.guildId] }).id);
-    const handles = users.map((u, i) => w.discord.invokeSlashCommand({ guildId: w.guildId, channelId: w.channelId, userId: u, name: 'sora', options: { prompt: `video ${i}` } }));
+    const users = Array.from(
+      { length: n },
+      (_, i) => w.discord.createUser({ username: `m${i}`, guildIds: [w.guildId] }).id,
+    );
+    const handles = users.map((u, i) =>
+      w.discord.invokeSlashCommand({
+        guildId: w.guildId,
+        channelId: w.channelId,
+        userId: u,
+        name: 'sora',
+        options: { prompt: `video ${i}` },
+      }),
+    );
     await Promise.all(handles.map((h) => h.acknowledged()));
     await w.settle();
     await w.advanceUntil(() => videoMessages(w).length === n, 15 * MINUTE);

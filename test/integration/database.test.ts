@@ -9,7 +9,9 @@ function tmpFile(): string {
 }
 
 const tables = (db: ReturnType<typeof openDatabase>) =>
-  (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
+  (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map(
+    (r) => r.name,
+  );
 
 describe('database', () => {
   it('creates the folder, applies every migration from empty, and sets the pragmas', () => {
@@ -41,19 +43,31 @@ describe('database', () => {
 
   it('upgrades from an earlier schema version, keeping data', () => {
     const migrations = loadMigrations();
-    const next: Migration = { version: migrations.at(-1)!.version + 1, name: 'next.sql', sql: 'ALTER TABLE bot_state ADD COLUMN note TEXT;' };
+    const next: Migration = {
+      version: migrations.at(-1)!.version + 1,
+      name: 'next.sql',
+      sql: 'ALTER TABLE bot_state ADD COLUMN note TEXT;',
+    };
     const file = tmpFile();
     const db = openDatabase(file, migrations);
     db.prepare("INSERT INTO bot_state (key, value) VALUES ('k', 'v')").run();
     expect(migrate(db, [...migrations, next])).toBe(1);
     expect(db.pragma('user_version', { simple: true })).toBe(next.version);
-    expect(db.prepare("SELECT key, value, note FROM bot_state WHERE key = 'k'").get()).toEqual({ key: 'k', value: 'v', note: null });
+    expect(db.prepare("SELECT key, value, note FROM bot_state WHERE key = 'k'").get()).toEqual({
+      key: 'k',
+      value: 'v',
+      note: null,
+    });
     db.close();
   });
 
   it('rolls back a failing migration as a whole', () => {
     const migrations = loadMigrations();
-    const broken: Migration = { version: migrations.at(-1)!.version + 1, name: 'broken.sql', sql: 'CREATE TABLE half (x); SELECT * FROM missing_table;' };
+    const broken: Migration = {
+      version: migrations.at(-1)!.version + 1,
+      name: 'broken.sql',
+      sql: 'CREATE TABLE half (x); SELECT * FROM missing_table;',
+    };
     const db = openDatabase(':memory:', migrations);
     expect(() => migrate(db, [...migrations, broken])).toThrow();
     expect(db.pragma('user_version', { simple: true })).toBe(migrations.at(-1)!.version);

@@ -17,10 +17,22 @@ function repo() {
 describe('JobsRepository', () => {
   it('round-trips every field with Discord ids as text', () => {
     const { jobs } = repo();
-    const input = newJob({ guildId: '987654321098765432', characterCreate: true, overrides: ['private', 'watermark'], watermark: true });
+    const input = newJob({
+      guildId: '987654321098765432',
+      characterCreate: true,
+      overrides: ['private', 'watermark'],
+      watermark: true,
+    });
     const r = jobs.insertWithinQuota(input, unlimited, NOW);
     if (!r.ok) throw new Error('insert refused');
-    expect(r.job).toMatchObject({ ...input, status: 'submitting', createdAt: NOW, progress: 0, messageGone: false, deliveryAttempts: 0 });
+    expect(r.job).toMatchObject({
+      ...input,
+      status: 'submitting',
+      createdAt: NOW,
+      progress: 0,
+      messageGone: false,
+      deliveryAttempts: 0,
+    });
     expect(typeof r.job.guildId).toBe('string');
   });
 
@@ -80,7 +92,13 @@ describe('JobsRepository', () => {
     const ids = [30, 10, 20].map((offset) => {
       const r = jobs.insertWithinQuota(newJob(), unlimited, NOW);
       if (!r.ok) throw new Error();
-      jobs.transition(r.job.id, 'submitting', 'queued', { upstreamId: `sora-2:task_${offset}`, nextRunAt: NOW + offset }, NOW);
+      jobs.transition(
+        r.job.id,
+        'submitting',
+        'queued',
+        { upstreamId: `sora-2:task_${offset}`, nextRunAt: NOW + offset },
+        NOW,
+      );
       return r.job.id;
     });
     expect(jobs.nextDueAt()).toBe(NOW + 10);
@@ -99,7 +117,10 @@ describe('JobsRepository', () => {
     make('red fox', NOW, 'delivered');
     make('blue fox', NOW + 1, 'delivered');
     make('fox failed', NOW + 2, 'failed');
-    expect(jobs.searchCompleted('1200000000000000003', 'FOX', 10).map((j) => j.prompt)).toEqual(['blue fox', 'red fox']);
+    expect(jobs.searchCompleted('1200000000000000003', 'FOX', 10).map((j) => j.prompt)).toEqual([
+      'blue fox',
+      'red fox',
+    ]);
     expect(jobs.searchCompleted('1200000000000000003', 'task_redfox', 10).map((j) => j.prompt)).toEqual(['red fox']);
     expect(jobs.searchCompleted('someone-else', '', 10)).toEqual([]);
   });
@@ -111,7 +132,15 @@ describe('SettingsRepository', () => {
     expect(settings.get('g1')).toBeUndefined();
     settings.update('g1', { private: true, lockPrivate: true, allowedModels: ['sora-2'] }, 'mod1', NOW);
     settings.update('g1', { dailyLimit: 3, allowedChannels: ['c1', 'c2'] }, 'mod2', NOW + 1);
-    expect(settings.get('g1')).toMatchObject({ private: true, lockPrivate: true, watermark: null, dailyLimit: 3, allowedModels: ['sora-2'], allowedChannels: ['c1', 'c2'], updatedBy: 'mod2' });
+    expect(settings.get('g1')).toMatchObject({
+      private: true,
+      lockPrivate: true,
+      watermark: null,
+      dailyLimit: 3,
+      allowedModels: ['sora-2'],
+      allowedChannels: ['c1', 'c2'],
+      updatedBy: 'mod2',
+    });
     settings.reset('g1', 'mod3', NOW + 2);
     expect(settings.get('g1')).toBeUndefined();
     expect(settings.history('g1', 10).map((h) => [h.userId, h.changes])).toEqual([

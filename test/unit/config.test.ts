@@ -33,7 +33,13 @@ describe('parseConfig', () => {
     expect(c.logLevel).toBe('info');
     expect(c.discordApiUrl).toBeUndefined();
     expect(c.discordGuildId).toBeUndefined();
-    expect(c.serverDefaults).toEqual({ private: false, watermark: false, dailyLimit: 0, maxActive: 2, allowedModels: ['sora-2', 'sora-2-pro'] });
+    expect(c.serverDefaults).toEqual({
+      private: false,
+      watermark: false,
+      dailyLimit: 0,
+      maxActive: 2,
+      allowedModels: ['sora-2', 'sora-2-pro'],
+    });
     expect(c.pollMinMs).toBe(3000);
   });
 
@@ -71,7 +77,16 @@ describe('parseConfig', () => {
       DATABASE_PATH: tmpDb(),
     });
     const text = p.join('\n');
-    for (const name of ['DISCORD_TOKEN', 'TUZI_BASE_URL', 'DISCORD_API_URL', 'DISCORD_GUILD_ID', 'LOG_LEVEL', 'POLL_MIN_SECONDS', 'DEFAULT_PRIVATE', 'DEFAULT_ALLOWED_MODELS']) {
+    for (const name of [
+      'DISCORD_TOKEN',
+      'TUZI_BASE_URL',
+      'DISCORD_API_URL',
+      'DISCORD_GUILD_ID',
+      'LOG_LEVEL',
+      'POLL_MIN_SECONDS',
+      'DEFAULT_PRIVATE',
+      'DEFAULT_ALLOWED_MODELS',
+    ]) {
       expect(text).toContain(name);
     }
     expect(p).toHaveLength(8);
@@ -102,7 +117,9 @@ describe('parseConfig', () => {
   });
 
   it('rejects a poll minimum above the maximum', () => {
-    expect(problems({ ...valid(), POLL_MIN_SECONDS: '60', POLL_MAX_SECONDS: '10' })[0]).toMatch(/POLL_MIN_SECONDS must not be greater/);
+    expect(problems({ ...valid(), POLL_MIN_SECONDS: '60', POLL_MAX_SECONDS: '10' })[0]).toMatch(
+      /POLL_MIN_SECONDS must not be greater/,
+    );
   });
 
   it('reports a database folder that cannot be created', () => {

@@ -17,13 +17,19 @@ describe('message catalogue', () => {
   });
 
   it('keeps Chinese texts Chinese', () => {
-    const untranslated = (Object.keys(en) as (keyof typeof en)[]).filter((k) => zh[k] === en[k] && /[a-z]{4,}/i.test(en[k].replace(/\{\w+\}|`[^`]*`/g, '')));
+    const untranslated = (Object.keys(en) as (keyof typeof en)[]).filter(
+      (k) => zh[k] === en[k] && /[a-z]{4,}/i.test(en[k].replace(/\{\w+\}|`[^`]*`/g, '')),
+    );
     expect(untranslated).toEqual([]);
   });
 
   it('renders in the interaction locale and falls back to English', () => {
-    expect(t('zh-CN', 'sora.prompt_too_long', { length: 2500, max: 2000 })).toBe('提示词长度为 2500 个字符，上限为 2000。请缩短。');
-    expect(t('fr', 'sora.prompt_too_long', { length: 2500, max: 2000 })).toBe('The prompt is 2500 characters long; the limit is 2000. Please shorten it.');
+    expect(t('zh-CN', 'sora.prompt_too_long', { length: 2500, max: 2000 })).toBe(
+      '提示词长度为 2500 个字符，上限为 2000。请缩短。',
+    );
+    expect(t('fr', 'sora.prompt_too_long', { length: 2500, max: 2000 })).toBe(
+      'The prompt is 2500 characters long; the limit is 2000. Please shorten it.',
+    );
     expect(resolveLocale('en-GB')).toBe('en-US');
     expect(resolveLocale(undefined)).toBe('en-US');
   });

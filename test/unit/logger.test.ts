@@ -21,7 +21,13 @@ describe('createLogger redaction', () => {
   it('masks secrets by value wherever they appear', () => {
     const { log, text } = capture();
     const err = new Error(`request failed with Authorization: Bearer ${KEY} and Bot ${TOKEN}`);
-    log.error({ err, request: { url: `https://x/?t=${TOKEN}`, headers: { Authorization: `Bot ${TOKEN}` }, nested: [{ deep: KEY }] } }, `oops ${TOKEN}`);
+    log.error(
+      {
+        err,
+        request: { url: `https://x/?t=${TOKEN}`, headers: { Authorization: `Bot ${TOKEN}` }, nested: [{ deep: KEY }] },
+      },
+      `oops ${TOKEN}`,
+    );
     log.info({ config: { discordToken: TOKEN, tuziApiKey: KEY } }, 'config');
     const out = text();
     expect(out).not.toContain(TOKEN);
@@ -34,7 +40,11 @@ describe('createLogger redaction', () => {
   it('masks authorization headers and tokens by path, and interaction tokens in URLs', () => {
     const { log, text } = capture();
     log.warn(
-      { headers: { authorization: 'Bearer other-secret' }, token: 'interaction-token', url: '/api/v10/webhooks/123456789012345678/aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDEyMzQ1Njc4/messages/@original' },
+      {
+        headers: { authorization: 'Bearer other-secret' },
+        token: 'interaction-token',
+        url: '/api/v10/webhooks/123456789012345678/aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDEyMzQ1Njc4/messages/@original',
+      },
       'edit failed',
     );
     const out = text();

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { Job } from '../../src/db/jobs-repository.js';
 import { characterModal, renderJobDetails, renderJobList } from '../../src/ui/jobs-view.js';
-import { failureReason, progressBar, progressKey, renderDelivery, renderFailureNotice, renderJob, shorten } from '../../src/ui/render.js';
+import {
+  failureReason,
+  progressBar,
+  progressKey,
+  renderDelivery,
+  renderFailureNotice,
+  renderJob,
+  shorten,
+} from '../../src/ui/render.js';
 import { newJob } from '../../emulators/job-rows.js';
 
 function job(overrides: Partial<Job> = {}): Job {
@@ -42,7 +50,11 @@ describe('render', () => {
   });
 
   it('shows prompt, parameters, status, progress, time left and task id', () => {
-    const body = renderJob(job({ prompt: 'a *bold* @everyone corgi', private: true }), { status: 'in_progress', progress: 42, etaMs: 120_000 });
+    const body = renderJob(job({ prompt: 'a *bold* @everyone corgi', private: true }), {
+      status: 'in_progress',
+      progress: 42,
+      etaMs: 120_000,
+    });
     const embed = body.embeds[0]!;
     expect(embed.description).toBe('> a \\*bold\\* @everyone corgi');
     const text = JSON.stringify(embed.fields);
@@ -74,24 +86,43 @@ describe('render', () => {
     const body = renderDelivery(job({ status: 'delivered', prompt: '@everyone <@&123> look' }), null);
     expect(body.allowed_mentions).toEqual({ parse: [], users: ['1200000000000000003'] });
     expect(body.content).toContain('<@1200000000000000003>');
-    expect(body.components[0]!.components.map((c) => ('custom_id' in c ? c.custom_id : ''))).toEqual(['sora:reroll:7', 'sora:character:7', 'sora:details:7']);
+    expect(body.components[0]!.components.map((c) => ('custom_id' in c ? c.custom_id : ''))).toEqual([
+      'sora:reroll:7',
+      'sora:character:7',
+      'sora:details:7',
+    ]);
   });
 
   it('explains a link instead of an attachment with both sizes', () => {
-    const body = renderDelivery(job({ status: 'delivered' }), { url: 'https://videos.example/v.mp4', size: 30 * 1024 * 1024 });
+    const body = renderDelivery(job({ status: 'delivered' }), {
+      url: 'https://videos.example/v.mp4',
+      size: 30 * 1024 * 1024,
+    });
     expect(body.content).toContain('30.0 MiB');
     expect(body.content).toContain('10.0 MiB');
     expect(body.content).toContain('https://videos.example/v.mp4');
   });
 
   it('shows the upstream reason of a failure, and a failure notice pings only the member', () => {
-    const failed = job({ status: 'failed', errorCode: 'content_policy_violation', errorMessage: 'Your prompt was flagged <@&1> @here' });
-    expect(failureReason(failed, 90 * 60_000)).toEqual({ key: 'job.failed_reason', params: { message: 'Your prompt was flagged <@&1> @here (`content_policy_violation`)' } });
+    const failed = job({
+      status: 'failed',
+      errorCode: 'content_policy_violation',
+      errorMessage: 'Your prompt was flagged <@&1> @here',
+    });
+    expect(failureReason(failed, 90 * 60_000)).toEqual({
+      key: 'job.failed_reason',
+      params: { message: 'Your prompt was flagged <@&1> @here (`content_policy_violation`)' },
+    });
     const notice = renderFailureNotice(failed, 90 * 60_000);
     expect(notice.allowed_mentions).toEqual({ parse: [], users: ['1200000000000000003'] });
     expect(JSON.stringify(notice.embeds)).toContain('content_policy_violation');
-    expect(failureReason(job({ status: 'timed_out' }), 90 * 60_000)).toEqual({ key: 'job.timed_out_reason', params: { minutes: 90 } });
-    expect(failureReason(job({ status: 'submit_failed', errorCode: 'interrupted' }), 1).key).toBe('job.submit_interrupted');
+    expect(failureReason(job({ status: 'timed_out' }), 90 * 60_000)).toEqual({
+      key: 'job.timed_out_reason',
+      params: { minutes: 90 },
+    });
+    expect(failureReason(job({ status: 'submit_failed', errorCode: 'interrupted' }), 1).key).toBe(
+      'job.submit_interrupted',
+    );
   });
 
   it('shortens by characters, not UTF-16 units', () => {
@@ -101,10 +132,18 @@ describe('render', () => {
 
 describe('jobs view', () => {
   it('lists jobs with paging buttons that carry the owner', () => {
-    const view = renderJobList('en-US', 'u1', [job(), job({ id: 8, status: 'delivered', deliveredMessageId: '1300000000000000009' })], 1, 25);
+    const view = renderJobList(
+      'en-US',
+      'u1',
+      [job(), job({ id: 8, status: 'delivered', deliveredMessageId: '1300000000000000009' })],
+      1,
+      25,
+    );
     expect(view.embeds[0]!.footer?.text).toBe('Page 2 of 3 · 25 video(s)');
     expect(view.embeds[0]!.description).toContain('`#8` Done');
-    expect(view.embeds[0]!.description).toContain('https://discord.com/channels/1200000000000000001/1200000000000000002/1300000000000000009');
+    expect(view.embeds[0]!.description).toContain(
+      'https://discord.com/channels/1200000000000000001/1200000000000000002/1300000000000000009',
+    );
     const buttons = view.components[0]!.components;
     expect(buttons.map((b) => ('custom_id' in b ? b.custom_id : ''))).toEqual(['jobs:page:u1:0', 'jobs:page:u1:2']);
   });

@@ -2,10 +2,22 @@ import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/database.js';
 import { SettingsRepository } from '../../src/db/settings-repository.js';
 import { UserFacingError } from '../../src/errors.js';
-import { buildSettingsPatch, SettingsService, utcDayStart, type EffectiveSettings, type SettingsChangeInput } from '../../src/services/settings.js';
+import {
+  buildSettingsPatch,
+  SettingsService,
+  utcDayStart,
+  type EffectiveSettings,
+  type SettingsChangeInput,
+} from '../../src/services/settings.js';
 import { validateSoraOptions } from '../../src/services/sora-request.js';
 
-const defaults = { private: false, watermark: true, dailyLimit: 5, maxActive: 2, allowedModels: ['sora-2', 'sora-2-pro'] };
+const defaults = {
+  private: false,
+  watermark: true,
+  dailyLimit: 5,
+  maxActive: 2,
+  allowedModels: ['sora-2', 'sora-2-pro'],
+};
 const models = ['sora-2', 'sora-2-pro'];
 const NOW = Date.UTC(2026, 0, 1, 12);
 
@@ -16,7 +28,13 @@ const request = (o: Parameters<typeof validateSoraOptions>[0]) => validateSoraOp
 
 describe('SettingsService', () => {
   it('falls back to the environment defaults for a new server', () => {
-    expect(service().effective('g')).toEqual({ ...defaults, lockPrivate: false, lockWatermark: false, allowedChannels: [], customized: false });
+    expect(service().effective('g')).toEqual({
+      ...defaults,
+      lockPrivate: false,
+      lockWatermark: false,
+      allowedChannels: [],
+      customized: false,
+    });
   });
 
   it('uses the server default when the member does not choose, and the member’s choice otherwise', () => {
@@ -24,24 +42,40 @@ describe('SettingsService', () => {
     s.update('g', { private: true }, 'mod', NOW);
     const eff = s.effective('g');
     expect(s.apply(eff, request({ prompt: 'x' }), 'c')).toEqual({ private: true, watermark: true, overrides: [] });
-    expect(s.apply(eff, request({ prompt: 'x', private: false, watermark: false }), 'c')).toEqual({ private: false, watermark: false, overrides: [] });
+    expect(s.apply(eff, request({ prompt: 'x', private: false, watermark: false }), 'c')).toEqual({
+      private: false,
+      watermark: false,
+      overrides: [],
+    });
   });
 
   it('locks override the member’s choice and say so', () => {
     const s = service();
     s.update('g', { private: true, lockPrivate: true, watermark: false, lockWatermark: true }, 'mod', NOW);
     const eff = s.effective('g');
-    expect(s.apply(eff, request({ prompt: 'x', private: false, watermark: true }), 'c')).toEqual({ private: true, watermark: false, overrides: ['private', 'watermark'] });
+    expect(s.apply(eff, request({ prompt: 'x', private: false, watermark: true }), 'c')).toEqual({
+      private: true,
+      watermark: false,
+      overrides: ['private', 'watermark'],
+    });
     // Choosing the locked value is not an override.
-    expect(s.apply(eff, request({ prompt: 'x', private: true }), 'c')).toEqual({ private: true, watermark: false, overrides: [] });
+    expect(s.apply(eff, request({ prompt: 'x', private: true }), 'c')).toEqual({
+      private: true,
+      watermark: false,
+      overrides: [],
+    });
   });
 
   it('refuses models and channels the server does not allow', () => {
     const s = service();
     s.update('g', { allowedModels: ['sora-2'], allowedChannels: ['c1'] }, 'mod', NOW);
     const eff = s.effective('g');
-    expect(() => s.apply(eff, request({ prompt: 'x' }), 'c2')).toThrow(expect.objectContaining({ key: 'sora.channel_not_allowed' }));
-    expect(() => s.apply(eff, request({ prompt: 'x', model: 'sora-2-pro' }), 'c1')).toThrow(expect.objectContaining({ key: 'sora.model_not_allowed' }));
+    expect(() => s.apply(eff, request({ prompt: 'x' }), 'c2')).toThrow(
+      expect.objectContaining({ key: 'sora.channel_not_allowed' }),
+    );
+    expect(() => s.apply(eff, request({ prompt: 'x', model: 'sora-2-pro' }), 'c1')).toThrow(
+      expect.objectContaining({ key: 'sora.model_not_allowed' }),
+    );
     expect(s.apply(eff, request({ prompt: 'x' }), 'c1').overrides).toEqual([]);
   });
 
@@ -52,7 +86,13 @@ describe('SettingsService', () => {
 });
 
 describe('buildSettingsPatch', () => {
-  const current: EffectiveSettings = { ...defaults, lockPrivate: false, lockWatermark: false, allowedChannels: ['c1'], customized: true };
+  const current: EffectiveSettings = {
+    ...defaults,
+    lockPrivate: false,
+    lockWatermark: false,
+    allowedChannels: ['c1'],
+    customized: true,
+  };
   const refusal = (input: SettingsChangeInput) => {
     try {
       buildSettingsPatch(current, input, models);
@@ -67,10 +107,28 @@ describe('buildSettingsPatch', () => {
     expect(
       buildSettingsPatch(
         current,
-        { private: true, watermark: false, lockPrivate: true, lockWatermark: false, dailyLimit: 0, maxActive: 3, allowedModels: 'SORA-2-PRO, sora-2，sora-2', addChannel: 'c2' },
+        {
+          private: true,
+          watermark: false,
+          lockPrivate: true,
+          lockWatermark: false,
+          dailyLimit: 0,
+          maxActive: 3,
+          allowedModels: 'SORA-2-PRO, sora-2，sora-2',
+          addChannel: 'c2',
+        },
         models,
       ),
-    ).toEqual({ private: true, watermark: false, lockPrivate: true, lockWatermark: false, dailyLimit: 0, maxActive: 3, allowedModels: ['sora-2-pro', 'sora-2'], allowedChannels: ['c1', 'c2'] });
+    ).toEqual({
+      private: true,
+      watermark: false,
+      lockPrivate: true,
+      lockWatermark: false,
+      dailyLimit: 0,
+      maxActive: 3,
+      allowedModels: ['sora-2-pro', 'sora-2'],
+      allowedChannels: ['c1', 'c2'],
+    });
   });
 
   it('removes channels and goes back to all channels when the list empties', () => {

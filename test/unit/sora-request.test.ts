@@ -49,7 +49,15 @@ describe('validateSoraOptions', () => {
       },
       limits,
     );
-    expect(v).toMatchObject({ model: 'sora-2-pro', seconds: 25, size: '1792x1024', watermark: true, private: true, characterTimestamps: '1,3', characterCreate: true });
+    expect(v).toMatchObject({
+      model: 'sora-2-pro',
+      seconds: 25,
+      size: '1792x1024',
+      watermark: true,
+      private: true,
+      characterTimestamps: '1,3',
+      characterCreate: true,
+    });
     expect(v.image).toEqual({ ...png });
   });
 
@@ -72,7 +80,11 @@ describe('validateSoraOptions', () => {
     ['timestamps alone', { characterTimestamps: '1,3' }, 'sora.timestamps_without_source'],
     ['timestamps format', { characterUrl: 'https://x/v.mp4', characterTimestamps: '1-3' }, 'sora.timestamps_format'],
     ['timestamps too long', { characterUrl: 'https://x/v.mp4', characterTimestamps: '1,5' }, 'sora.timestamps_range'],
-    ['timestamps too short', { characterUrl: 'https://x/v.mp4', characterTimestamps: '2,2.5' }, 'sora.timestamps_range'],
+    [
+      'timestamps too short',
+      { characterUrl: 'https://x/v.mp4', characterTimestamps: '2,2.5' },
+      'sora.timestamps_range',
+    ],
     ['timestamps reversed', { characterUrl: 'https://x/v.mp4', characterTimestamps: '3,1' }, 'sora.timestamps_range'],
     ['bad task id', { characterFromTask: 'not a task id!' }, 'sora.task_id_invalid'],
     ['character_create without url', { characterCreate: true }, 'sora.character_create_without_url'],
@@ -86,7 +98,10 @@ describe('validateSoraOptions', () => {
   });
 
   it('accepts character_from_task with timestamps and a full-width comma', () => {
-    const v = validateSoraOptions({ prompt: 'x', characterFromTask: 'sora-2:task_01k78gpb3ffrmtyww', characterTimestamps: '0，2' }, limits);
+    const v = validateSoraOptions(
+      { prompt: 'x', characterFromTask: 'sora-2:task_01k78gpb3ffrmtyww', characterTimestamps: '0，2' },
+      limits,
+    );
     expect(v.characterFromTask).toBe('sora-2:task_01k78gpb3ffrmtyww');
     expect(v.characterTimestamps).toBe('0,2');
   });
