@@ -123,6 +123,7 @@ export class Delivery {
   private async upload(job: Job, tempFile: string): Promise<DeliveryResult> {
     const nonce = `sora-job-${job.id}`;
     let size: number | undefined;
+    let tooLarge = false;
     try {
       await fs.mkdir(this.options.tempDir, { recursive: true });
       const downloaded = await this.videos.downloadVideo(job.videoUrl ?? job.upstreamId!, tempFile, {
@@ -130,7 +131,7 @@ export class Delivery {
       });
       size = downloaded.bytes;
     } catch (err) {
-      const tooLarge = err instanceof TuziError && err.kind === 'too_large';
+      tooLarge = err instanceof TuziError && err.kind === 'too_large';
       if (!tooLarge && isRetryableUpstreamError(err)) return this.retryLater(job, err);
       if (!tooLarge) this.log.warn({ jobId: job.id, err }, 'video download failed; falling back to the link');
     }
@@ -144,11 +145,12 @@ export class Delivery {
       );
       if (outcome.ok) return this.finish(job, outcome.messageId, 'attachment');
       if (outcome.reason !== 'too_large') return this.postFailed(job, outcome);
+      tooLarge = true;
     }
     if (!job.videoUrl) return this.giveUp(job, 'no video_url to link to');
     const outcome = await this.messenger.post(
       job,
-      renderDelivery(job, { url: job.videoUrl, ...(size !== undefined ? { size } : {}) }),
+      renderDelivery(job, { url: job.videoUrl, tooLarge, ...(size !== undefined ? { size } : {}) }),
       undefined,
       `${nonce}-l`,
     );

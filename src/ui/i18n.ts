@@ -84,6 +84,8 @@ const en = {
   'final.link_note':
     'The file ({size}) is larger than this channel’s upload limit ({limit}), so here is a link instead: {url}',
   'final.link_only': 'Here is the link to your video: {url}',
+  'final.link_too_big':
+    'The file is larger than this channel’s upload limit ({limit}), so here is a link instead: {url}',
   'duration.minutes': '{n} min',
   'duration.seconds': '{n} s',
 
@@ -213,6 +215,7 @@ const zhCN: Record<MessageKey, string> = {
   'final.failed_content': '{mention} 你的视频未能生成。',
   'final.link_note': '文件（{size}）超过了此频道的上传上限（{limit}），因此改为发送链接：{url}',
   'final.link_only': '视频链接：{url}',
+  'final.link_too_big': '文件超过了此频道的上传上限（{limit}），因此改为发送链接：{url}',
   'duration.minutes': '{n} 分钟',
   'duration.seconds': '{n} 秒',
 

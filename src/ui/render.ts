@@ -178,20 +178,20 @@ export function failureReason(job: Job, maxWaitMs: number): { key: MessageKey; p
 }
 
 /** The new message that carries the video (or its link) and pings only the member. */
-export function renderDelivery(job: Job, link: { url: string; size?: number } | null): MessageBody {
+/**
+ * `link`: the video goes as a link, because it is over the channel's upload
+ * limit (`tooLarge`, with its size when known) or could not be fetched here.
+ */
+export function renderDelivery(job: Job, link: { url: string; tooLarge: boolean; size?: number } | null): MessageBody {
   const locale = job.locale;
   const mention = `<@${job.userId}>`;
   const lines = [t(locale, 'final.content', { mention })];
   if (link) {
-    lines.push(
-      link.size !== undefined
-        ? t(locale, 'final.link_note', {
-            size: formatBytes(link.size),
-            limit: formatBytes(job.attachmentSizeLimit),
-            url: link.url,
-          })
-        : t(locale, 'final.link_only', { url: link.url }),
-    );
+    const limit = formatBytes(job.attachmentSizeLimit);
+    if (!link.tooLarge) lines.push(t(locale, 'final.link_only', { url: link.url }));
+    else if (link.size !== undefined)
+      lines.push(t(locale, 'final.link_note', { size: formatBytes(link.size), limit, url: link.url }));
+    else lines.push(t(locale, 'final.link_too_big', { limit, url: link.url }));
   }
   const embed: APIEmbed = {
     title: t(locale, 'job.title'),

@@ -131,6 +131,7 @@ describe('/sora end to end (real discord.js, Discord and Tuzi emulators)', () =>
     const posted = w.discord.messages(w.channelId).find((m) => m.id === job.deliveredMessageId)!;
     expect(posted.attachments).toHaveLength(0);
     expect(posted.content).toContain(job.videoUrl!);
+    expect(posted.content).toContain('larger than this channel’s upload limit (1.0 MiB)');
     expect(videoMessages(w)).toHaveLength(0);
   });
 

@@ -96,6 +96,7 @@ describe('render', () => {
   it('explains a link instead of an attachment with both sizes', () => {
     const body = renderDelivery(job({ status: 'delivered' }), {
       url: 'https://videos.example/v.mp4',
+      tooLarge: true,
       size: 30 * 1024 * 1024,
     });
     expect(body.content).toContain('30.0 MiB');
