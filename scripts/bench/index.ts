@@ -17,6 +17,9 @@ import { startWorld, type World } from '../../emulators/world.js';
 import { formatPollingTable, runPollingBench } from './polling.js';
 
 const quick = process.argv.includes('--quick');
+/** `--only ack,polling,…` runs some parts (names: ack, polling, edits, scale, delivery, autocomplete). */
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const wanted = (part: string) => !only || only.includes(part);
 const MINUTE = 60_000;
 const MiB = 1024 * 1024;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -394,12 +397,12 @@ async function main(): Promise<void> {
   console.log(
     `# Benchmarks${quick ? ' (quick)' : ''} — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, Node ${process.version}`,
   );
-  await ackLatency();
-  await polling();
-  await edits();
-  await scale();
-  await deliveryMemory();
-  autocomplete();
+  if (wanted('ack')) await ackLatency();
+  if (wanted('polling')) await polling();
+  if (wanted('edits')) await edits();
+  if (wanted('scale')) await scale();
+  if (wanted('delivery')) await deliveryMemory();
+  if (wanted('autocomplete')) autocomplete();
   fs.mkdirSync('bench-results', { recursive: true });
   const file = path.join('bench-results', quick ? 'bench-quick.json' : 'bench.json');
   fs.writeFileSync(file, JSON.stringify(results, null, 2));
