@@ -18,7 +18,10 @@ import { formatPollingTable, runPollingBench } from './polling.js';
 
 const quick = process.argv.includes('--quick');
 /** `--only ack,polling,…` runs some parts (names: ack, polling, edits, scale, delivery, autocomplete). */
-const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const only = process.argv
+  .find((a) => a.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',');
 const wanted = (part: string) => !only || only.includes(part);
 const MINUTE = 60_000;
 const MiB = 1024 * 1024;
