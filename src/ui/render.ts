@@ -138,6 +138,14 @@ export function renderJob(
   }
   fields.push({ name: t(locale, 'job.field.started'), value: `<t:${unix(job.createdAt)}:R>`, inline: true });
   fields.push(...parameterFields(job, locale));
+  if (view.status === 'delivered' && job.deliveredMessageId && job.guildId) {
+    const link = `https://discord.com/channels/${job.guildId}/${job.channelId}/${job.deliveredMessageId}`;
+    fields.push({
+      name: t(locale, 'jobs.field.message'),
+      value: t(locale, 'job.delivered_here', { link }),
+      inline: false,
+    });
+  }
   if (extra)
     fields.push({
       name: t(locale, 'job.field.reason'),

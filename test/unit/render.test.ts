@@ -69,6 +69,16 @@ describe('render', () => {
     expect(body.allowed_mentions).toEqual({ parse: [] });
   });
 
+  it('points the finished reply at the video message', () => {
+    const body = renderJob(job({ status: 'delivered', deliveredMessageId: '1300000000000000009' }), {
+      status: 'delivered',
+      progress: 100,
+    });
+    expect(JSON.stringify(body.embeds[0]!.fields)).toContain(
+      'https://discord.com/channels/1200000000000000001/1200000000000000002/1300000000000000009',
+    );
+  });
+
   it('renders in Chinese for zh-CN', () => {
     const body = renderJob(job({ locale: 'zh-CN' }), { status: 'queued', progress: 0 });
     expect(body.embeds[0]!.title).toBe('Sora 视频');
