@@ -108,6 +108,10 @@ function parameterFields(job: Job, locale: string): APIEmbedField[] {
     },
     { name: t(locale, 'job.field.size'), value: job.size, inline: true },
   ];
+  if (job.overrides.length > 0) {
+    const settings = job.overrides.map((name) => t(locale, `job.option.${name}` as MessageKey)).join(', ');
+    options.push(t(locale, 'job.locked_note', { settings }));
+  }
   if (options.length > 0)
     fields.push({ name: t(locale, 'job.field.options'), value: options.join(', '), inline: false });
   return fields;

@@ -27,6 +27,8 @@ describe('moderators and members (end to end)', () => {
     await sora(w, w.users.alice, { prompt: 'a', private: false });
     expect(creates(w)[0]!.fields).toMatchObject({ private: 'true', watermark: 'true' });
     expect(w.app!.jobs.get(1)!.overrides).toEqual(['private']);
+    const reply = w.discord.messages(w.channelId).find((m) => m.id === w.app!.jobs.get(1)!.messageId)!;
+    expect(embedText(reply)).toContain('Server setting applied: private.');
   });
 
   it('refuses /sora-config without Manage Server even when the command is visible, and changes nothing', async () => {
