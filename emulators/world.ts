@@ -1,6 +1,8 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { DestinationStream } from 'pino';
 import { createApp, type App } from '../src/app.js';
 import type { ManualClock, Clock, Timers } from '../src/clock.js';
@@ -147,4 +149,31 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   };
   if (!options.noBot) await world.startBot();
   return world;
+}
+
+/**
+ * Starts the real bot (`src/index.ts`) as a child process configured for this
+ * world, and resolves once it logged "bot ready". For crash tests (SIGKILL)
+ * and for measuring the bot's memory apart from the emulators'.
+ */
+export async function spawnBot(world: World): Promise<ChildProcess> {
+  const entry = fileURLToPath(new URL('../src/index.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), entry], {
+    env: { PATH: process.env.PATH ?? '', ...world.env, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    const onData = (c: Buffer) => {
+      out += c.toString();
+      if (out.includes('bot ready')) {
+        child.stdout!.off('data', onData);
+        child.stdout!.resume();
+        resolve();
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`the bot exited before it was ready (${code})`)));
+  });
+  return child;
 }

@@ -4,7 +4,6 @@
  * Everything runs against the emulators on 127.0.0.1; timing figures live
  * here, never in the test suite.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,7 +13,7 @@ import { openDatabase } from '../../src/db/database.js';
 import { JobsRepository } from '../../src/db/jobs-repository.js';
 import { TuziClient } from '../../src/services/tuzi/client.js';
 import { newJob } from '../../emulators/job-rows.js';
-import { startWorld, type World } from '../../emulators/world.js';
+import { spawnBot, startWorld, type World } from '../../emulators/world.js';
 import { formatPollingTable, runPollingBench } from './polling.js';
 
 const quick = process.argv.includes('--quick');
@@ -312,24 +311,12 @@ async function deliveryMemory(): Promise<void> {
     tuzi: { jobDurationMs: 2_000 },
     env: { POLL_MIN_SECONDS: '1', POLL_MAX_SECONDS: '2' },
   });
-  const root = path.resolve(import.meta.dirname, '../..');
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(root, 'src/index.ts')], {
-    env: { PATH: process.env.PATH ?? '', ...w.env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = await spawnBot(w);
   const rssOf = (field: 'VmRSS' | 'VmHWM') => {
     const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'));
     return m ? Number(m[1]) / 1024 : NaN;
   };
   try {
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      child.stdout!.on('data', (c: Buffer) => {
-        out += c.toString();
-        if (out.includes('bot ready')) resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`bot exited (${code})`)));
-    });
     w.tuzi.injectFault({ kind: 'oversized', route: ['video', 'content'], bytes: size, times: Infinity });
     await sleep(1_000);
     const before = rssOf('VmRSS');

@@ -22,9 +22,9 @@ import {
 } from '../services/settings.js';
 import { t } from '../ui/i18n.js';
 import { renderSettings } from '../ui/settings-view.js';
+import { zh } from './localize.js';
 import type { SlashCommand } from './types.js';
 
-const zh = (text: string) => ({ 'zh-CN': text });
 const TEXT_CHANNELS: ApplicationCommandOptionAllowedChannelType[] = [
   ChannelType.GuildText,
   ChannelType.GuildAnnouncement,

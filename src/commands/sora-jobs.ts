@@ -9,9 +9,8 @@ import type { Job, JobsRepository } from '../db/jobs-repository.js';
 import { UserFacingError } from '../errors.js';
 import { JOBS_PAGE_SIZE, renderJobDetails, renderJobList } from '../ui/jobs-view.js';
 import { shorten } from '../ui/render.js';
+import { zh } from './localize.js';
 import type { ComponentHandler, SlashCommand } from './types.js';
-
-const zh = (text: string) => ({ 'zh-CN': text });
 
 export const soraJobsCommandData = {
   name: 'sora-jobs',

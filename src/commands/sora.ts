@@ -14,9 +14,8 @@ import type { JobsRepository } from '../db/jobs-repository.js';
 import type { CommandContext, JobService, Responder } from '../services/jobs.js';
 import { shorten } from '../ui/render.js';
 import { PROMPT_MAX_LENGTH, type SoraOptions } from '../services/sora-request.js';
+import { zh } from './localize.js';
 import type { SlashCommand } from './types.js';
-
-const zh = (text: string) => ({ 'zh-CN': text });
 
 /** Option names are fixed: tools outside the code rely on them. */
 export const soraCommandData = {

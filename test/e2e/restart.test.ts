@@ -1,8 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startWorld, type World } from '../../emulators/world.js';
+import { spawnBot, startWorld, type World } from '../../emulators/world.js';
 import { creates, embedText, MINUTE, sora, videoMessages, world } from './helpers.js';
 
 let w: World;
@@ -107,21 +106,9 @@ describe('restarts: exactly one POST and one visible outcome', () => {
       env: { POLL_MIN_SECONDS: '1', POLL_MAX_SECONDS: '2', PROGRESS_EDIT_SECONDS: '1' },
       tuzi: { jobDurationMs: 6_000 },
     });
-    const root = path.resolve(import.meta.dirname, '../..');
     const startChild = async () => {
-      const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(root, 'src/index.ts')], {
-        env: { PATH: process.env.PATH ?? '', ...w.env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const child = await spawnBot(w);
       children.push(child);
-      await new Promise<void>((resolve, reject) => {
-        let out = '';
-        child.stdout!.on('data', (c: Buffer) => {
-          out += c.toString();
-          if (out.includes('bot ready')) resolve();
-        });
-        child.once('exit', (code) => reject(new Error(`bot exited early (${code}): ${out}`)));
-      });
       return child;
     };
     const first = await startChild();
