@@ -50,7 +50,7 @@ export interface World {
   startBot(): Promise<App>;
   /** Stops the bot; `timeoutMs` bounds the wait for running work (a hung request). */
   stopBot(timeoutMs?: number): Promise<void>;
-  /** Waits (real time) until the bot has nothing running: no handler, no job step. */
+  /** Waits (real time) until the bot has nothing running: no handler, no job step, no timer due now. */
   settle(maxMs?: number): Promise<void>;
   /** Moves the manual clock forward in steps, letting the bot finish each step's work. */
   advance(ms: number, stepMs?: number): Promise<void>;
@@ -119,8 +119,10 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       let quiet = 0;
       while (quiet < 3) {
         if (Date.now() > deadline) throw new Error('the bot did not settle');
+        // Timers due at the current simulated time fire now, as they would in real time.
+        await manualClock?.advance(0);
         await sleep(2);
-        quiet = !app || app.idle() ? quiet + 1 : 0;
+        quiet = (!app || app.idle()) && !manualClock?.dueTimers ? quiet + 1 : 0;
       }
     },
     async advance(ms, stepMs = 1_000) {
@@ -152,13 +154,25 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
 }
 
 /**
+ * How to run a module next to this one in a new Node process: the compiled
+ * JavaScript as production runs it (when this file is itself compiled, as in
+ * `npm run bench`), or the TypeScript source through tsx (tests). tsx's loader
+ * thread alone adds some 30 MiB, which a memory figure must not count.
+ */
+function nodeArgs(relative: string): string[] {
+  if (!import.meta.url.endsWith('.js')) {
+    return ['--import', import.meta.resolve('tsx'), fileURLToPath(new URL(relative, import.meta.url))];
+  }
+  return [fileURLToPath(new URL(relative.replace(/\.ts$/, '.js'), import.meta.url))];
+}
+
+/**
  * Starts the real bot (`src/index.ts`) as a child process configured for this
  * world, and resolves once it logged "bot ready". For crash tests (SIGKILL)
  * and for measuring the bot's memory apart from the emulators'.
  */
 export async function spawnBot(world: World): Promise<ChildProcess> {
-  const entry = fileURLToPath(new URL('../src/index.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), entry], {
+  const child = spawn(process.execPath, nodeArgs('../src/index.ts'), {
     env: { PATH: process.env.PATH ?? '', ...world.env, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -176,4 +190,81 @@ export async function spawnBot(world: World): Promise<ChildProcess> {
     child.once('exit', (code) => reject(new Error(`the bot exited before it was ready (${code})`)));
   });
   return child;
+}
+
+/** What the parent asks a simulated-clock bot (emulators/sim-bot.ts). */
+export type SimBotOp = { op: 'advance'; ms: number } | { op: 'stats' } | { op: 'reset-stats' } | { op: 'stop' };
+export type SimBotRequest = SimBotOp & { id: number };
+export type SimBotReply = { id: number; result?: SimBotStats | undefined; error?: string };
+/** Measured inside the bot's process since the last reset. */
+export interface SimBotStats {
+  cpuMs: number;
+  maxEventLoopStallMs: number;
+  maxUpstreamInFlight: number;
+  /** SQLite's total_changes() of the bot's connection (since it opened). */
+  rowWrites: number;
+}
+
+export interface SimulatedBot {
+  pid: number;
+  /** Moves the world's clock and then the bot's by `ms`, and waits until the bot has nothing running. */
+  advance(ms: number): Promise<void>;
+  stats(): Promise<SimBotStats>;
+  resetStats(): Promise<void>;
+  /** A graceful stop (the app's own), then the process exits. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the real bot in its own process on a simulated clock that follows
+ * this world's ManualClock: `advance()` moves both. For benchmarks that
+ * compress hours of jobs and measure the bot apart from the emulators.
+ */
+export async function spawnSimulatedBot(world: World): Promise<SimulatedBot> {
+  const clock = world.manualClock;
+  if (!clock) throw new Error('spawnSimulatedBot() needs a world with a ManualClock');
+  const child = spawn(process.execPath, nodeArgs('./sim-bot.ts'), {
+    env: { PATH: process.env.PATH ?? '', ...world.env, SIM_CLOCK_START: String(clock.now()) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  let nextId = 1;
+  const waiting = new Map<number, { resolve: (r: SimBotReply) => void; reject: (e: Error) => void }>();
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.on('message', (reply: SimBotReply) => {
+    const w = waiting.get(reply.id);
+    waiting.delete(reply.id);
+    if (reply.error) w?.reject(new Error(`simulated bot: ${reply.error}`));
+    else w?.resolve(reply);
+  });
+  child.once('exit', (code) => {
+    for (const w of waiting.values()) w.reject(new Error(`the simulated bot exited (${code})`));
+    waiting.clear();
+  });
+  const reply = (id: number) => new Promise<SimBotReply>((resolve, reject) => waiting.set(id, { resolve, reject }));
+  const ask = (request: SimBotOp) => {
+    const id = nextId++;
+    const answered = reply(id);
+    child.send({ ...request, id });
+    return answered;
+  };
+  await reply(0); // sent once the bot is ready
+  return {
+    pid: child.pid!,
+    async advance(ms) {
+      await clock.advance(ms);
+      await ask({ op: 'advance', ms });
+    },
+    async stats() {
+      return (await ask({ op: 'stats' })).result!;
+    },
+    async resetStats() {
+      await ask({ op: 'reset-stats' });
+    },
+    async stop() {
+      await ask({ op: 'stop' }).catch(() => undefined);
+      child.disconnect();
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }

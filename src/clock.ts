@@ -67,6 +67,11 @@ export class ManualClock implements Clock, Timers {
     return this.pending.filter((t) => !t.cancelled).length;
   }
 
+  /** Number of live timers due at the current time (they fire on the next `advance`, even `advance(0)`). */
+  get dueTimers(): number {
+    return this.pending.filter((t) => !t.cancelled && t.at <= this.current).length;
+  }
+
   /** Moves time forward by `ms`, firing every timer that falls due on the way. */
   async advance(ms: number, settle: () => Promise<void> = flushMicrotasks): Promise<void> {
     const target = this.current + ms;

@@ -4,16 +4,17 @@
  * Everything runs against the emulators on 127.0.0.1; timing figures live
  * here, never in the test suite.
  */
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import Database from 'better-sqlite3';
 import { ManualClock } from '../../src/clock.js';
 import { openDatabase } from '../../src/db/database.js';
 import { JobsRepository } from '../../src/db/jobs-repository.js';
 import { TuziClient } from '../../src/services/tuzi/client.js';
 import { newJob } from '../../emulators/job-rows.js';
-import { spawnBot, startWorld, type World } from '../../emulators/world.js';
+import { spawnBot, spawnSimulatedBot, startWorld, type SimulatedBot, type World } from '../../emulators/world.js';
 import { formatPollingTable, runPollingBench } from './polling.js';
 
 const quick = process.argv.includes('--quick');
@@ -30,7 +31,6 @@ const percentile = (values: number[], p: number) => {
   const s = [...values].sort((a, b) => a - b);
   return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 };
-const rssMiB = () => process.memoryUsage().rss / MiB;
 const results: Record<string, unknown> = {
   machine: {
     cpus: os.cpus().length,
@@ -41,24 +41,35 @@ const results: Record<string, unknown> = {
   quick,
 };
 
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
 function table(title: string, rows: [string, string | number][]): void {
   console.log(`\n## ${title}`);
   const w = Math.max(...rows.map(([k]) => k.length));
   for (const [k, v] of rows) console.log(`  ${k.padEnd(w)}  ${typeof v === 'number' ? Number(v.toFixed(2)) : v}`);
 }
 
-/** 1. Acknowledgement latency of a burst of /sora, real time. */
-async function ackLatency(): Promise<void> {
-  const n = quick ? 40 : 200;
+/** One burst of `n` simultaneous /sora against a bot in its own process; the callbacks' delays in ms. */
+async function ackBurst(n: number): Promise<{ ms: number[]; refused: number }> {
+  // The bot runs in its own process, as in production: building 200
+  // payloads and parsing 200 callbacks is the emulators' work, not the bot's.
   const w = await startWorld({
+    noBot: true,
     env: { DEFAULT_MAX_ACTIVE: '0', TUZI_MAX_CONCURRENCY: '8' },
     tuzi: { jobDurationMs: 60 * MINUTE },
   });
+  const child = await spawnBot(w);
   try {
     const users = Array.from(
       { length: n },
       (_, i) => w.discord.createUser({ username: `b${i}`, guildIds: [w.guildId] }).id,
     );
+    await sleep(1_000); // the bot's start-up work is over
     const handles = users.map((u, i) =>
       w.discord.invokeSlashCommand({
         guildId: w.guildId,
@@ -69,25 +80,39 @@ async function ackLatency(): Promise<void> {
       }),
     );
     const acks = await Promise.all(handles.map((h) => h.acknowledged(20_000)));
-    const ms = acks.map((a) => a.afterMs);
-    const late = handles.filter((h) => h.callbackErrors.length > 0).length;
-    results.ack = {
-      commands: n,
-      p50Ms: percentile(ms, 50),
-      p99Ms: percentile(ms, 99),
-      maxMs: Math.max(...ms),
-      refused: late,
+    return {
+      ms: acks.map((a) => a.afterMs),
+      refused: handles.filter((h) => h.callbackErrors.length > 0).length,
     };
-    table(`1. Acknowledgement latency — ${n} /sora at once (target p99 < 250 ms; Discord allows 3,000)`, [
-      ['p50', `${percentile(ms, 50)} ms`],
-      ['p99', `${percentile(ms, 99)} ms`],
-      ['max', `${Math.max(...ms)} ms`],
-      ['callbacks refused (10062/40060)', late],
-    ]);
-    await w.settle(60_000).catch(() => undefined);
   } finally {
+    await stopChild(child);
     await w.close();
   }
+}
+
+/** 1. Acknowledgement latency of a burst of /sora, real time, in several rounds (a 2-core machine is noisy). */
+async function ackLatency(): Promise<void> {
+  const n = quick ? 40 : 200;
+  const rounds = quick ? 1 : 5;
+  const runs: { p50Ms: number; p99Ms: number; maxMs: number; refused: number }[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const { ms, refused } = await ackBurst(n);
+    runs.push({ p50Ms: percentile(ms, 50), p99Ms: percentile(ms, 99), maxMs: Math.max(...ms), refused });
+  }
+  const p99s = runs.map((r) => r.p99Ms);
+  results.ack = { commands: n, rounds: runs, medianP99Ms: percentile(p99s, 50), worstP99Ms: Math.max(...p99s) };
+  table(
+    `1. Acknowledgement latency — ${n} /sora at once, ${rounds} round(s), bot in its own process (target p99 < 250 ms; Discord allows 3,000)`,
+    [
+      ...runs.map((r, i): [string, string] => [
+        `round ${i + 1}: p50 / p99 / max`,
+        `${r.p50Ms} / ${r.p99Ms} / ${r.maxMs} ms${r.refused ? `, ${r.refused} refused` : ''}`,
+      ]),
+      ['p99, median of the rounds', `${percentile(p99s, 50)} ms`],
+      ['p99, worst round', `${Math.max(...p99s)} ms`],
+      ['callbacks refused (10062/40060)', runs.reduce((a, r) => a + r.refused, 0)],
+    ],
+  );
 }
 
 /** 2. Polling economy on a simulated clock (our policy against peers'). */
@@ -195,6 +220,12 @@ async function seedUnfinished(w: World, n: number): Promise<void> {
   });
 }
 
+/** A process's current (VmRSS) or peak (VmHWM) resident memory, in MiB, from /proc. */
+function procRssMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
 /** 4 + 5. Restart with many unfinished jobs, then run them all to the end on compressed time. */
 async function scale(): Promise<void> {
   const n = quick ? 300 : 2000;
@@ -206,6 +237,7 @@ async function scale(): Promise<void> {
     env: { DEFAULT_MAX_ACTIVE: '0', TUZI_MAX_CONCURRENCY: String(cap) },
     tuzi: { jobDurationMs: 8 * MINUTE },
   });
+  let bot: SimulatedBot | undefined;
   try {
     w.tuzi.setJobPlan((job) => ({
       durationMs: (2 + (job.index % 11)) * MINUTE,
@@ -215,10 +247,11 @@ async function scale(): Promise<void> {
     await seedUnfinished(w, n);
     await w.stopBot();
     const baseline = w.tuzi.requests.length;
+    // The bot restarts in its own process on the same simulated clock, so
+    // memory, CPU and the event loop below are the bot's alone.
+    const db = new Database(w.config.databasePath, { readonly: true });
 
     // 5. Restart: the time until every job was polled once, and the largest burst.
-    let maxInFlight = 0;
-    const sampler = setInterval(() => (maxInFlight = Math.max(maxInFlight, w.app?.upstreamInFlight() ?? 0)), 1);
     const started = Date.now();
     const polled = () =>
       new Set(
@@ -227,74 +260,80 @@ async function scale(): Promise<void> {
           .filter((r) => r.route === 'retrieve')
           .map((r) => r.jobId),
       ).size;
-    await w.startBot();
+    bot = await spawnSimulatedBot(w);
     let simulated = 0;
     while (polled() < n && simulated < 10 * MINUTE) {
-      await w.advance(1_000, 1_000);
+      await bot.advance(1_000);
       simulated += 1_000;
     }
     const restartS = (Date.now() - started) / 1000;
+    const restartStats = await bot.stats();
     results.restart = {
       jobs: n,
       allPolledOnceRealS: restartS,
       simulatedS: simulated / 1000,
       polled: polled(),
-      maxConcurrentGets: maxInFlight,
+      maxConcurrentGets: restartStats.maxUpstreamInFlight,
       cap,
     };
-    table(`5. Restart with ${n} unfinished jobs`, [
-      ['every job polled once after (real)', `${restartS.toFixed(1)} s`],
+    table(`5. Restart with ${n} unfinished jobs (bot in its own process)`, [
+      ['every job polled once after (real, start-up included)', `${restartS.toFixed(1)} s`],
       ['… of simulated time (spread window)', `${simulated / 1000} s`],
-      ['largest burst of concurrent upstream requests, sampled (cap)', `${maxInFlight} (${cap})`],
+      ['largest burst of concurrent upstream requests, sampled (cap)', `${restartStats.maxUpstreamInFlight} (${cap})`],
     ]);
 
     // 4. Scale: run all of them to the end on compressed time.
-    const loop = monitorEventLoopDelay({ resolution: 10 });
-    loop.enable();
-    const cpu0 = process.cpuUsage();
+    await bot.resetStats();
+    const before = await bot.stats();
     const t0 = Date.now();
-    const changes0 = (w.app!.db.prepare('SELECT total_changes() AS c').get() as { c: number }).c;
-    let peakRss = rssMiB();
-    const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, rssMiB())), 20);
+    const pid = bot.pid;
+    let peakRss = procRssMiB(pid, 'VmRSS');
+    const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, procRssMiB(pid, 'VmRSS'))), 20);
     const finished = () =>
       (
-        w
-          .app!.db.prepare(
+        db
+          .prepare(
             "SELECT count(*) AS c FROM jobs WHERE status IN ('delivered','failed','delivery_failed','timed_out')",
           )
           .get() as { c: number }
       ).c;
     while (finished() < n && simulated < 40 * MINUTE) {
-      await w.advance(2_000, 2_000);
+      await bot.advance(2_000);
       simulated += 2_000;
     }
     clearInterval(rssTimer);
-    clearInterval(sampler);
-    loop.disable();
     const wallS = (Date.now() - t0) / 1000;
-    const cpu = process.cpuUsage(cpu0);
-    const writes = (w.app!.db.prepare('SELECT total_changes() AS c').get() as { c: number }).c - changes0;
+    const after = await bot.stats();
+    const lifetimePeak = procRssMiB(pid, 'VmHWM');
+    const writes = after.rowWrites - before.rowWrites;
     results.scale = {
       jobs: n,
       finished: finished(),
       wallS,
-      cpuShare: (cpu.user + cpu.system) / 1e6 / wallS,
+      cpuShare: after.cpuMs / 1000 / wallS,
       peakRssMiB: peakRss,
+      lifetimePeakRssMiB: lifetimePeak,
       sqliteWritesPerS: writes / wallS,
-      maxEventLoopStallMs: loop.max / 1e6,
-      maxConcurrentGets: maxInFlight,
+      maxEventLoopStallMs: after.maxEventLoopStallMs,
+      maxConcurrentGets: after.maxUpstreamInFlight,
       cap,
     };
-    table(`4. Scale — ${n} unfinished jobs to the end (targets: RSS < 250 MB, ≤ cap, no stall > 100 ms)`, [
-      ['jobs finished', `${finished()} / ${n}`],
-      ['wall time (compressed)', `${wallS.toFixed(1)} s`],
-      ['CPU share of one core (bot + emulators)', (cpu.user + cpu.system) / 1e6 / wallS],
-      ['peak RSS (bot + emulators, one process)', `${peakRss.toFixed(0)} MiB`],
-      ['SQLite row writes per second', (writes / wallS).toFixed(0)],
-      ['largest event-loop stall', `${(loop.max / 1e6).toFixed(1)} ms`],
-      ['largest burst of concurrent upstream requests, sampled (cap)', `${maxInFlight} (${cap})`],
-    ]);
+    table(
+      `4. Scale — ${n} unfinished jobs to the end, bot in its own process (targets: RSS < 250 MB, ≤ cap, no stall > 100 ms)`,
+      [
+        ['jobs finished', `${finished()} / ${n}`],
+        ['wall time (compressed)', `${wallS.toFixed(1)} s`],
+        ['bot CPU, share of one core', after.cpuMs / 1000 / wallS],
+        ['bot peak RSS while running them (sampled every 20 ms)', `${peakRss.toFixed(0)} MiB`],
+        ['bot peak RSS over its whole life (VmHWM)', `${lifetimePeak.toFixed(0)} MiB`],
+        ['SQLite row writes per second', (writes / wallS).toFixed(0)],
+        ['largest event-loop stall in the bot', `${after.maxEventLoopStallMs.toFixed(1)} ms`],
+        ['largest burst of concurrent upstream requests, sampled (cap)', `${after.maxUpstreamInFlight} (${cap})`],
+      ],
+    );
+    db.close();
   } finally {
+    await bot?.stop();
     await w.close();
   }
 }
@@ -312,16 +351,12 @@ async function deliveryMemory(): Promise<void> {
     env: { POLL_MIN_SECONDS: '1', POLL_MAX_SECONDS: '2' },
   });
   const child = await spawnBot(w);
-  const rssOf = (field: 'VmRSS' | 'VmHWM') => {
-    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : NaN;
-  };
   try {
     w.tuzi.injectFault({ kind: 'oversized', route: ['video', 'content'], bytes: size, times: Infinity });
     await sleep(1_000);
-    const before = rssOf('VmRSS');
+    const before = procRssMiB(child.pid!, 'VmRSS');
     let peak = before;
-    const timer = setInterval(() => (peak = Math.max(peak, rssOf('VmRSS'))), 5);
+    const timer = setInterval(() => (peak = Math.max(peak, procRssMiB(child.pid!, 'VmRSS'))), 5);
     const h = w.discord.invokeSlashCommand({
       guildId: w.guildId,
       channelId: w.channelId,
@@ -348,8 +383,7 @@ async function deliveryMemory(): Promise<void> {
       ['bot peak RSS growth', `${(peak - before).toFixed(1)} MiB`],
     ]);
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
+    await stopChild(child);
     await w.close();
   }
 }
