@@ -16,6 +16,7 @@ import { createLogger, type Logger } from './logger.js';
 import { syncCommands } from './services/command-sync.js';
 import { Delivery } from './services/delivery.js';
 import { DiscordMessenger } from './services/discord-messenger.js';
+import { ImageRetention } from './services/image-retention.js';
 import { ImageStore } from './services/image-store.js';
 import { JobWorker } from './services/job-worker.js';
 import { JobService } from './services/jobs.js';
@@ -129,6 +130,11 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     idleCheckMs: 60_000,
   });
   const images = new ImageStore(path.join(dataDir, 'images'), config.maxImageBytes);
+  const retention = new ImageRetention(jobs, images, clock, timers, log, {
+    keepMs: config.imageRetentionMs,
+    everyMs: 6 * 60 * 60_000,
+    orphanGraceMs: 60 * 60_000,
+  });
   const jobService = new JobService(jobs, settings, tuzi, images, delivery, poller, clock, log, {
     minMs: config.pollMinMs,
     maxMs: config.pollMaxMs,
@@ -142,7 +148,16 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       createSoraConfigCommand({ settings, jobs, clock }),
       history.command,
     ],
-    [createJobButtons({ jobs: jobService, jobsRepo: jobs, clock, maxWaitMs: config.jobMaxWaitMs }), history.pages],
+    [
+      createJobButtons({
+        jobs: jobService,
+        jobsRepo: jobs,
+        clock,
+        maxWaitMs: config.jobMaxWaitMs,
+        imageRetentionDays: config.imageRetentionDays,
+      }),
+      history.pages,
+    ],
     log,
   );
   // Handlers still running at shutdown (a submission mid-POST) are waited for, within the deadline.
@@ -175,6 +190,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       const interrupted = await jobService.recoverInterruptedSubmissions();
       if (interrupted > 0) log.warn({ interrupted }, 'jobs caught mid-submission were marked, not resent');
       poller.start();
+      retention.start();
       log.info({ user: client.user?.tag, guilds: client.guilds.cache.size }, 'bot ready');
     },
     upstreamInFlight() {
@@ -188,7 +204,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       stopped = true;
       accepting = false;
       const deadline = new Promise((resolve) => setTimeout(resolve, timeoutMs).unref());
-      await Promise.race([Promise.allSettled([...handling, poller.stop(timeoutMs)]), deadline]);
+      await Promise.race([Promise.allSettled([...handling, poller.stop(timeoutMs), retention.stop()]), deadline]);
       await client.destroy();
       await tuzi.close(Math.min(timeoutMs, 2_000));
       db.close();

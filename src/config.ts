@@ -84,6 +84,7 @@ const schema = z.object({
   PROGRESS_EDIT_SECONDS: int(5, 1, 600),
   MAX_IMAGE_MB: int(10, 1, 50),
   MAX_VIDEO_MB: int(512, 1, 4096),
+  IMAGE_RETENTION_DAYS: int(7, 1, 3650),
   TEMP_DIR: z.string().trim().optional(),
 
   DEFAULT_PRIVATE: bool(false),
@@ -131,6 +132,9 @@ export type Config = Readonly<{
   progressEditMs: number;
   maxImageBytes: number;
   maxVideoBytes: number;
+  /** Days a reference image is kept after its job ended (re-rolls send it again). */
+  imageRetentionDays: number;
+  imageRetentionMs: number;
   tempDir: string;
   serverDefaults: {
     private: boolean;
@@ -187,6 +191,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     progressEditMs: v.PROGRESS_EDIT_SECONDS * 1000,
     maxImageBytes: v.MAX_IMAGE_MB * 1024 * 1024,
     maxVideoBytes: v.MAX_VIDEO_MB * 1024 * 1024,
+    imageRetentionDays: v.IMAGE_RETENTION_DAYS,
+    imageRetentionMs: v.IMAGE_RETENTION_DAYS * 24 * 60 * 60_000,
     tempDir: v.TEMP_DIR || path.join(path.dirname(v.DATABASE_PATH), 'tmp'),
     serverDefaults: {
       private: v.DEFAULT_PRIVATE,

@@ -20,6 +20,7 @@ export function createJobButtons(deps: {
   jobsRepo: JobsRepository;
   clock: Clock;
   maxWaitMs: number;
+  imageRetentionDays: number;
 }): ComponentHandler {
   const source = (id: string | undefined) => {
     const job = id && /^\d+$/.test(id) ? deps.jobsRepo.get(Number(id)) : undefined;
@@ -32,6 +33,9 @@ export function createJobButtons(deps: {
       const job = source(id);
       switch (action) {
         case 'reroll': {
+          // Sending it without its image would be a different video; say so instead.
+          if (job.imageName && !job.imagePath)
+            throw new UserFacingError('jobs.image_gone', { days: deps.imageRetentionDays });
           const { options, image } = optionsFromJob(job);
           await deps.jobs.start(
             commandContext(interaction, deps.clock),

@@ -16,6 +16,10 @@ export type JobStatus = (typeof JOB_STATUSES)[number];
 
 /** Statuses the poller owns: the job still needs an upstream poll or a delivery. */
 export const ACTIVE_STATUSES: readonly JobStatus[] = ['queued', 'in_progress', 'completed', 'delivering'];
+/** Statuses a job ends in: nothing runs for it any more. */
+export const ENDED_STATUSES: readonly JobStatus[] = JOB_STATUSES.filter(
+  (s) => s !== 'submitting' && !ACTIVE_STATUSES.includes(s),
+);
 /** Statuses that count against a member's "unfinished jobs" limit. */
 export const UNFINISHED_STATUSES: readonly JobStatus[] = ['submitting', 'queued', 'in_progress'];
 
@@ -275,12 +279,21 @@ export class JobsRepository {
   private readonly countUserStmt;
   private readonly completedSearchStmt;
   private readonly guildUsageStmt;
+  private readonly endedImagesStmt;
+  private readonly imagePathsStmt;
   private readonly updateCache = new Map<string, ReturnType<Db['prepare']>>();
 
   constructor(private readonly db: Db) {
     this.byId = db.prepare<[number], JobRow>('SELECT * FROM jobs WHERE id = ?');
     this.byInteraction = db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE interaction_id = ?');
     this.byUpstream = db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE upstream_id = ?');
+    this.endedImagesStmt = db.prepare<[number], { id: number; image_path: string }>(
+      `SELECT id, image_path FROM jobs WHERE image_path IS NOT NULL AND finished_at < ?
+         AND status IN (${inList(ENDED_STATUSES)})`,
+    );
+    this.imagePathsStmt = db.prepare<[], { image_path: string }>(
+      'SELECT image_path FROM jobs WHERE image_path IS NOT NULL',
+    );
     this.insertStmt = db.prepare(`
       INSERT INTO jobs (interaction_id, application_id, guild_id, channel_id, user_id, locale, interaction_token,
         token_expires_at, attachment_size_limit, prompt, model, seconds, size, watermark, private, image_path,
@@ -430,6 +443,16 @@ export class JobsRepository {
 
   countForUser(userId: string): number {
     return this.countUserStmt.get(userId)?.n ?? 0;
+  }
+
+  /** Stored reference images of jobs that ended before `cutoff`. */
+  endedImagesBefore(cutoff: number): { id: number; imagePath: string }[] {
+    return this.endedImagesStmt.all(cutoff).map((r) => ({ id: r.id, imagePath: r.image_path }));
+  }
+
+  /** Every stored reference image a job still refers to. */
+  imagePaths(): Set<string> {
+    return new Set(this.imagePathsStmt.all().map((r) => r.image_path));
   }
 
   /** A member's finished videos matching `query` (prompt or task id), newest first. */

@@ -39,7 +39,7 @@ export class ImageError extends Error {
 /**
  * Keeps members' reference images. Discord's attachment URLs are signed and
  * expire, so the image is copied right after the deferral; the copy is what
- * goes upstream, and what a re-roll sends again.
+ * goes upstream, and what a re-roll sends again, until ImageRetention removes it.
  */
 export class ImageStore {
   constructor(
@@ -90,5 +90,32 @@ export class ImageStore {
     const to = path.join(this.dir, `job-${jobId}${path.extname(fromPath)}`);
     await fs.copyFile(fromPath, to);
     return to;
+  }
+
+  /** Deletes a stored image (already gone is fine). */
+  async remove(filePath: string): Promise<void> {
+    await fs.rm(filePath, { force: true });
+  }
+
+  /**
+   * Deletes files in the store that no job refers to and that were last
+   * written before `olderThan` (epoch ms): leftovers of a crash between the
+   * download and the row. Younger files may belong to a download in progress.
+   */
+  async removeUnreferenced(referenced: ReadonlySet<string>, olderThan: number): Promise<number> {
+    const names = await fs.readdir(this.dir).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return [];
+      throw err;
+    });
+    let removed = 0;
+    for (const name of names) {
+      const file = path.join(this.dir, name);
+      if (referenced.has(file)) continue;
+      const stat = await fs.stat(file).catch(() => undefined);
+      if (!stat?.isFile() || stat.mtimeMs >= olderThan) continue;
+      await fs.rm(file, { force: true });
+      removed++;
+    }
+    return removed;
   }
 }

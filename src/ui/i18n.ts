@@ -141,6 +141,8 @@ const en = {
   'jobs.not_owner': 'Only the member who ran this command can use these buttons.',
   'jobs.source_gone': 'That video is not in the bot’s records any more.',
   'jobs.not_finished': 'That video has not finished yet, so its character cannot be reused.',
+  'jobs.image_gone':
+    'That video’s reference image is no longer kept (images are kept {days} days after a job ends). Run /sora again with the image.',
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -269,6 +271,7 @@ const zhCN: Record<MessageKey, string> = {
   'jobs.not_owner': '只有运行此命令的成员才能使用这些按钮。',
   'jobs.source_gone': '机器人的记录中已没有该视频。',
   'jobs.not_finished': '该视频尚未完成，无法复用其角色。',
+  'jobs.image_gone': '该视频的参考图片已不再保留（任务结束后保留 {days} 天）。请附上图片重新使用 /sora。',
 };
 
 export const CATALOGUES: Readonly<Record<'en-US' | 'zh-CN', Record<MessageKey, string>>> = {

@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { World } from '../../emulators/world.js';
 import { creates, embedText, MINUTE, sora, videoMessages, world } from './helpers.js';
@@ -126,6 +129,36 @@ describe('moderators and members (end to end)', () => {
     await details.acknowledged();
     await w.settle();
     expect(ephemeralText(details.originalMessageId)?.flags).toBe(64);
+  });
+
+  it('Re-roll resends the reference image while it is kept, and asks for it once it was removed', async () => {
+    w = await world({ env: { DEFAULT_MAX_ACTIVE: '0', IMAGE_RETENTION_DAYS: '7' } });
+    const png = fs.readFileSync(new URL('../../emulators/fixtures/reference.png', import.meta.url));
+    await sora(
+      w,
+      w.users.alice,
+      { prompt: 'from a picture', image: 'ref.png' },
+      { attachments: [{ filename: 'ref.png', contentType: 'image/png', data: png }] },
+    );
+    await w.advanceUntil(() => videoMessages(w).length === 1, 10 * MINUTE);
+    const video = videoMessages(w)[0]!;
+    const first = w.discord.clickButton({ messageId: video.id, customId: 'sora:reroll:1', userId: w.users.alice });
+    await first.acknowledged();
+    await w.settle();
+    expect(creates(w)).toHaveLength(2);
+    const resent = creates(w)[1]!.files.find((f) => f.name === 'input_reference');
+    expect(resent?.sha256).toBe(createHash('sha256').update(png).digest('hex'));
+
+    // Eight days later the sweep has removed both jobs' images.
+    await w.advance(8 * 24 * 60 * MINUTE, 6 * 60 * MINUTE);
+    expect(w.app!.jobs.get(1)!.imagePath).toBeNull();
+    expect(fs.readdirSync(path.join(w.dataDir, 'images'))).toEqual([]);
+    const late = w.discord.clickButton({ messageId: video.id, customId: 'sora:reroll:1', userId: w.users.li });
+    await late.acknowledged();
+    await w.settle();
+    expect(ephemeralText(late.originalMessageId)?.flags).toBe(64);
+    expect(ephemeralText(late.originalMessageId)?.content).toContain('7 天');
+    expect(creates(w)).toHaveLength(2);
   });
 
   it('Use as character: the modal submits a job with character_from_task', async () => {

@@ -41,6 +41,8 @@ describe('parseConfig', () => {
       allowedModels: ['sora-2', 'sora-2-pro'],
     });
     expect(c.pollMinMs).toBe(3000);
+    expect(c.imageRetentionDays).toBe(7);
+    expect(c.imageRetentionMs).toBe(7 * 24 * 3_600_000);
   });
 
   it('uses the default database path when none is given', () => {
@@ -104,6 +106,8 @@ describe('parseConfig', () => {
     ['PROGRESS_EDIT_SECONDS', '0', /whole number from 1/],
     ['MAX_IMAGE_MB', '500', /to 50/],
     ['MAX_VIDEO_MB', '-5', /whole number/],
+    ['IMAGE_RETENTION_DAYS', '0', /whole number from 1/],
+    ['IMAGE_RETENTION_DAYS', 'forever', /whole number/],
     ['DEFAULT_WATERMARK', 'sometimes', /true or false/],
     ['DEFAULT_DAILY_LIMIT', '-1', /from 0/],
     ['DEFAULT_MAX_ACTIVE', 'x', /whole number/],
