@@ -203,10 +203,15 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       if (stopped) return;
       stopped = true;
       accepting = false;
-      const deadline = new Promise((resolve) => setTimeout(resolve, timeoutMs).unref());
-      await Promise.race([Promise.allSettled([...handling, poller.stop(timeoutMs), retention.stop()]), deadline]);
-      await client.destroy();
+      const within = (ms: number, work: Promise<unknown>) =>
+        Promise.race([work, new Promise((resolve) => setTimeout(resolve, ms).unref())]);
+      await within(timeoutMs, Promise.allSettled([...handling, poller.stop(timeoutMs), retention.stop()]));
+      // What still waits on upstream (a create that never answers) is cut now,
+      // while Discord is still connected, so its handler can record the outcome
+      // and tell the member before the client goes.
       await tuzi.close(Math.min(timeoutMs, 2_000));
+      await within(1_000, Promise.allSettled([...handling, poller.stop(1_000)]));
+      await client.destroy();
       db.close();
       log.info('stopped');
     },

@@ -276,7 +276,9 @@ export class JobService {
  * unknown: no answer, or a 5xx (a gateway may fail after upstream accepted
  * the job) — a video may exist that we cannot follow, so it is not resent.
  */
-function submitFailureCode(err: unknown): 'rejected' | 'unavailable' | 'unknown' {
+function submitFailureCode(err: unknown): 'rejected' | 'unavailable' | 'unknown' | 'interrupted' {
+  // The bot is shutting down and cut the request: the same uncertainty as a crash mid-submission.
+  if (err instanceof TuziError && err.kind === 'closed') return 'interrupted';
   const status = upstreamStatus(err);
   if (status === 429) return 'unavailable';
   if (status !== undefined && status >= 400 && status < 500) return 'rejected';

@@ -37,6 +37,33 @@ describe('restarts: exactly one POST and one visible outcome', () => {
     expect(videoMessages(w)).toHaveLength(0);
   });
 
+  it('a stop during a create that never answers ends in bounded time; the job is explained, never resent', async () => {
+    w = await world();
+    w.tuzi.injectFault({ kind: 'hang', route: 'create' });
+    const h = w.discord.invokeSlashCommand({
+      guildId: w.guildId,
+      channelId: w.channelId,
+      userId: w.users.alice,
+      name: 'sora',
+      options: { prompt: 'hung' },
+    });
+    expect((await h.acknowledged()).type).toBe(5);
+    await w.discord.waitFor(() => (creates(w).length === 1 ? true : undefined), { what: 'the create request' });
+    await w.stopBot(1_000);
+    expect(w.app).toBeUndefined();
+    // The create may have reached upstream, so the restart explains it instead of sending it again.
+    await w.startBot();
+    await w.settle();
+    const job = w.app!.jobs.get(1)!;
+    expect(job.status).toBe('submit_failed');
+    expect(job.errorCode).toBe('interrupted');
+    // Told before the bot went, not left showing "submitting".
+    const reply = w.discord.messages(w.channelId).find((m) => m.id === job.messageId)!;
+    expect(embedText(reply)).toContain('not sent again');
+    await w.advance(5 * MINUTE, 10_000);
+    expect(creates(w)).toHaveLength(1);
+  });
+
   it('registers commands once: a restart with unchanged definitions does not PUT them again', async () => {
     w = await world();
     const puts = () => w.discord.requests.filter((r) => r.method === 'PUT' && r.route.includes('command')).length;

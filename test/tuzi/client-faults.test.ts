@@ -166,6 +166,15 @@ describe('TuziClient under injected faults', () => {
     });
   });
 
+  it('close() ends a hung request after its grace period instead of waiting for the server', async () => {
+    emu.injectFault({ kind: 'hang', route: 'create' });
+    const { client: hung } = makeClient(emu.url, { timeouts: { headersMs: 600_000 } });
+    const pending = rejection(hung.createVideo({ model: 'sora-2', prompt: 'never answered' }));
+    while (posts(emu) === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await hung.close(50);
+    expect(await pending).toMatchObject({ mayHaveReachedServer: true });
+  });
+
   describe('create (POST) is never resent once it may have arrived', () => {
     it('connection reset after the body was sent: one POST, the job exists, error says mayHaveReachedServer', async () => {
       emu.injectFault({ kind: 'reset', route: 'create', commit: true });

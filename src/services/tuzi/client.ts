@@ -191,21 +191,28 @@ export class TuziClient {
     );
   }
 
-  /** Lets in-flight requests finish, then closes the pool; later calls fail with kind `closed`. */
   /**
    * Closes the pool: waits for running requests up to `graceMs`, then aborts
-   * them (a hung upstream must not keep a shutdown waiting).
+   * them (a hung upstream must not keep a shutdown waiting); later calls fail
+   * with kind `closed`.
    */
   async close(graceMs = 5_000): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const timer = setTimeout(() => void this.#agent.destroy().catch(() => undefined), graceMs);
-    timer.unref();
-    try {
-      await this.#agent.close();
-    } finally {
-      clearTimeout(timer);
-    }
+    // Running requests get `graceMs` to finish, then the pool is destroyed,
+    // which fails whatever still runs. Not agent.close() then destroy(): undici
+    // leaves a request that close() is waiting for pending forever once
+    // destroy() follows, and the close() promise with it.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.#limiter.whenIdle(),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, graceMs);
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
+    await this.#agent.destroy();
   }
 
   #segment(operation: TuziOperation, id: string): string {

@@ -5,6 +5,7 @@
 export class Semaphore {
   private active = 0;
   private readonly waiters: Array<() => void> = [];
+  private readonly idleWaiters: Array<() => void> = [];
 
   constructor(private readonly limit: number) {
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError('maxConcurrency must be a positive integer');
@@ -12,6 +13,12 @@ export class Semaphore {
 
   get inUse(): number {
     return this.active;
+  }
+
+  /** Resolves once no slot is held or waited for. */
+  whenIdle(): Promise<void> {
+    if (this.active === 0 && this.waiters.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   async run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
@@ -49,5 +56,6 @@ export class Semaphore {
     this.active--;
     const next = this.waiters.shift();
     if (next) next();
+    else if (this.active === 0) for (const idle of this.idleWaiters.splice(0)) idle();
   }
 }
