@@ -18,6 +18,18 @@ function forceStatus(world: World, id: number, status: string): void {
   db.close();
 }
 
+/** Job 1 ended as interrupted, its reply says so, and it is never sent upstream again. */
+async function expectInterruptedNotResent(): Promise<void> {
+  const job = w.app!.jobs.get(1)!;
+  expect(job.status).toBe('submit_failed');
+  expect(job.errorCode).toBe('interrupted');
+  const reply = w.discord.messages(w.channelId).find((m) => m.id === job.messageId)!;
+  expect(embedText(reply)).toContain('not sent again');
+  await w.advance(5 * MINUTE, 10_000);
+  expect(creates(w)).toHaveLength(1);
+  expect(videoMessages(w)).toHaveLength(0);
+}
+
 describe('restarts: exactly one POST and one visible outcome', () => {
   it('a job caught in submitting is explained, never resent', async () => {
     w = await world();
@@ -27,14 +39,7 @@ describe('restarts: exactly one POST and one visible outcome', () => {
     forceStatus(w, 1, 'submitting');
     await w.startBot();
     await w.settle();
-    const job = w.app!.jobs.get(1)!;
-    expect(job.status).toBe('submit_failed');
-    expect(job.errorCode).toBe('interrupted');
-    const reply = w.discord.messages(w.channelId).find((m) => m.id === job.messageId)!;
-    expect(embedText(reply)).toContain('not sent again');
-    await w.advance(5 * MINUTE, 10_000);
-    expect(creates(w)).toHaveLength(1);
-    expect(videoMessages(w)).toHaveLength(0);
+    await expectInterruptedNotResent();
   });
 
   it('a stop during a create that never answers ends in bounded time; the job is explained, never resent', async () => {
@@ -51,17 +56,10 @@ describe('restarts: exactly one POST and one visible outcome', () => {
     await w.discord.waitFor(() => (creates(w).length === 1 ? true : undefined), { what: 'the create request' });
     await w.stopBot(1_000);
     expect(w.app).toBeUndefined();
-    // The create may have reached upstream, so the restart explains it instead of sending it again.
+    // The stop itself recorded and explained the job (the create may have reached upstream).
     await w.startBot();
     await w.settle();
-    const job = w.app!.jobs.get(1)!;
-    expect(job.status).toBe('submit_failed');
-    expect(job.errorCode).toBe('interrupted');
-    // Told before the bot went, not left showing "submitting".
-    const reply = w.discord.messages(w.channelId).find((m) => m.id === job.messageId)!;
-    expect(embedText(reply)).toContain('not sent again');
-    await w.advance(5 * MINUTE, 10_000);
-    expect(creates(w)).toHaveLength(1);
+    await expectInterruptedNotResent();
   });
 
   it('registers commands once: a restart with unchanged definitions does not PUT them again', async () => {
