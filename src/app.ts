@@ -56,10 +56,6 @@ const LEASE_MS = 2 * 60_000;
 const MAX_DELIVERY_ATTEMPTS = 6;
 
 /**
- * The composition root: everything is built here and passed in through
- * constructors, so every piece can also be built alone in a test.
- */
-/**
  * How discord.js REST sends. Global fetch (a documented discord.js option)
  * streams a FormData with a file-backed Blob, so a video goes out from disk;
  * the default undici strategy would read the whole file into memory first.
@@ -71,6 +67,10 @@ function streamingFetch(url: string, init: RequestInit): Promise<Response> {
   return fetch(url, { ...init, window: null, redirect: 'error' });
 }
 
+/**
+ * The composition root: everything is built here and passed in through
+ * constructors, so every piece can also be built alone in a test.
+ */
 export function createApp(config: Config, overrides: AppOverrides = {}): App {
   const clock = overrides.clock ?? systemClock;
   const timers = overrides.timers ?? systemTimers;
