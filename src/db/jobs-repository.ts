@@ -60,6 +60,9 @@ export interface Job extends JobParams {
   progress: number;
   /** When the current progress value was first seen (for the time-left estimate). */
   progressChangedAt: number | null;
+  /** When the job was first seen running upstream (null while queued), and its progress then. */
+  startedAt: number | null;
+  startedProgress: number | null;
   videoUrl: string | null;
   errorCode: string | null;
   errorMessage: string | null;
@@ -110,6 +113,8 @@ interface JobRow {
   upstream_id: string | null;
   progress: number;
   progress_changed_at: number | null;
+  started_at: number | null;
+  started_progress: number | null;
   video_url: string | null;
   error_code: string | null;
   error_message: string | null;
@@ -161,6 +166,8 @@ function toJob(r: JobRow): Job {
     upstreamId: r.upstream_id,
     progress: r.progress,
     progressChangedAt: r.progress_changed_at,
+    startedAt: r.started_at,
+    startedProgress: r.started_progress,
     videoUrl: r.video_url,
     errorCode: r.error_code,
     errorMessage: r.error_message,
@@ -218,6 +225,8 @@ export type JobPatch = Partial<
     | 'upstreamId'
     | 'progress'
     | 'progressChangedAt'
+    | 'startedAt'
+    | 'startedProgress'
     | 'videoUrl'
     | 'errorCode'
     | 'errorMessage'
@@ -244,6 +253,8 @@ const PATCH_COLUMNS: Record<keyof JobPatch, string> = {
   upstreamId: 'upstream_id',
   progress: 'progress',
   progressChangedAt: 'progress_changed_at',
+  startedAt: 'started_at',
+  startedProgress: 'started_progress',
   videoUrl: 'video_url',
   errorCode: 'error_code',
   errorMessage: 'error_message',

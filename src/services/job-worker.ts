@@ -96,13 +96,25 @@ export class JobWorker {
     const status = task.status === 'queued' ? 'queued' : 'in_progress';
     const progress = Math.max(job.progress, Math.min(99, Math.round(task.progress)));
     const progressChangedAt = progress !== job.progress || job.progressChangedAt === null ? at : job.progressChangedAt;
-    const snapshot = { now: at, submittedAt, progress, progressChangedAt, errorStreak: 0 };
+    // The first reading of the job running anchors the time-left estimate.
+    const starts = job.startedAt === null && (status === 'in_progress' || progress > 0);
+    const startedAt = starts ? at : job.startedAt;
+    const startedProgress = starts ? progress : job.startedProgress;
+    const snapshot = { now: at, submittedAt, progress, progressChangedAt, startedAt, startedProgress, errorStreak: 0 };
     const delay = this.jitter(nextPollDelay(snapshot, this.options));
     const updated = this.jobs.transition(
       job.id,
       ['queued', 'in_progress'],
       status,
-      { progress, progressChangedAt, errorStreak: 0, pollCount: job.pollCount + 1, nextRunAt: at + delay },
+      {
+        progress,
+        progressChangedAt,
+        startedAt,
+        startedProgress,
+        errorStreak: 0,
+        pollCount: job.pollCount + 1,
+        nextRunAt: at + delay,
+      },
       at,
     );
     if (!updated) return;

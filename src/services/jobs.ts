@@ -213,7 +213,14 @@ export class JobService {
       job.id,
       'submitting',
       status,
-      { upstreamId: task.id, submittedAt: now, progress, progressChangedAt: now, nextRunAt: now + delay },
+      {
+        upstreamId: task.id,
+        submittedAt: now,
+        progress,
+        progressChangedAt: now,
+        ...(status === 'in_progress' || progress > 0 ? { startedAt: now, startedProgress: progress } : {}),
+        nextRunAt: now + delay,
+      },
       now,
     );
     if (!queued) return undefined;

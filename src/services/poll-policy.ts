@@ -44,6 +44,12 @@ export interface PollSnapshot {
   progress: number;
   /** When that progress value was first seen. */
   progressChangedAt: number | null;
+  /**
+   * The first reading of the job running (absent or null while queued): when,
+   * and its progress then. Only the time-left estimate uses it.
+   */
+  startedAt?: number | null;
+  startedProgress?: number | null;
   /** Consecutive failed polls. */
   errorStreak: number;
 }
@@ -68,10 +74,23 @@ function estimateTotalMs(s: PollSnapshot): number | undefined {
   return (spent * 100) / s.progress;
 }
 
-/** Milliseconds until the job is likely done (negative once overdue), or undefined without enough signal. */
+/**
+ * Milliseconds until the job is likely done (negative once overdue), or
+ * undefined without enough signal: what members see as "time left". With a
+ * reading of the job running, it is the rate of progress since that reading,
+ * so a wait in the provider's queue (and a start noticed only at the next
+ * poll) does not skew it; without one, the average rate since submission.
+ * (The poll schedule keeps the estimate from submission it was tuned with.)
+ */
 export function estimateRemainingMs(s: PollSnapshot): number | undefined {
-  const total = estimateTotalMs(s);
-  return total === undefined ? undefined : total - (s.now - s.submittedAt);
+  const started = s.startedAt !== undefined && s.startedAt !== null;
+  const from = started ? s.startedAt! : s.submittedAt;
+  const fromProgress = started ? (s.startedProgress ?? 0) : 0;
+  if (s.progress <= fromProgress || s.progress >= 100 || s.progressChangedAt === null) return undefined;
+  const spent = s.progressChangedAt - from;
+  if (spent <= 0) return undefined;
+  const left = ((100 - s.progress) * spent) / (s.progress - fromProgress);
+  return s.progressChangedAt + left - s.now;
 }
 
 export function nextPollDelay(s: PollSnapshot, bounds: PollBounds): number {

@@ -109,6 +109,24 @@ describe('/sora end to end (real discord.js, Discord and Tuzi emulators)', () =>
     expect(videoMessages(w)).toHaveLength(0);
   });
 
+  it('estimates the time left from the run, not from the queue before it', async () => {
+    w = await world();
+    // Four minutes in the provider's queue, then two minutes of steady progress.
+    w.tuzi.setJobPlan({ durationMs: 6 * MINUTE, queuedFraction: 2 / 3, curve: 'linear' });
+    const h = await sora(w, w.users.alice, { prompt: 'a long queue first' });
+    await w.advance(5 * MINUTE + 10_000, 1_000);
+    const end = [...w.tuzi.jobs.values()][0]!.createdAt + 6 * MINUTE;
+    const shown = w.discord
+      .timeline(w.channelId)
+      .filter((e) => e.messageId === h.originalMessageId)
+      .map((e) => ({ at: e.at, eta: /about (\d+) s/.exec(embedText(e))?.[1] }))
+      .filter((e) => e.eta !== undefined)
+      .at(-1);
+    // Counted from submission, half-way through the run would read "about 5 min".
+    expect(shown).toBeDefined();
+    expect(Math.abs(Number(shown!.eta) * 1000 - (end - shown!.at))).toBeLessThanOrEqual(15_000);
+  });
+
   it('rides out a flaky upstream: 5xx, 429 and resets never fail the job', async () => {
     w = await world();
     w.tuzi.injectFault({ kind: 'http-error', route: 'retrieve', status: 503, times: 3 });

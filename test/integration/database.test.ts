@@ -3,6 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadMigrations, migrate, openDatabase, type Migration } from '../../src/db/database.js';
+import { JobsRepository } from '../../src/db/jobs-repository.js';
+import { newJob } from '../../emulators/job-rows.js';
 
 function tmpFile(): string {
   return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'db-')), 'nested', 'bot.db');
@@ -59,6 +61,24 @@ describe('database', () => {
       note: null,
     });
     db.close();
+  });
+
+  it('002 gives jobs saved before it an unknown run start', () => {
+    const [initial] = loadMigrations();
+    const file = tmpFile();
+    const old = openDatabase(file, [initial!]);
+    const jobs = new JobsRepository(old);
+    const r = jobs.insertWithinQuota(newJob(), { maxActive: 0, dailyLimit: 0, dayStart: 0 }, 1_000);
+    if (!r.ok) throw new Error('insert refused');
+    old.close();
+    const upgraded = openDatabase(file);
+    expect(new JobsRepository(upgraded).get(r.job.id)).toMatchObject({
+      id: r.job.id,
+      status: 'submitting',
+      startedAt: null,
+      startedProgress: null,
+    });
+    upgraded.close();
   });
 
   it('rolls back a failing migration as a whole', () => {

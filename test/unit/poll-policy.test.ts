@@ -25,6 +25,16 @@ describe('estimateRemainingMs', () => {
     expect(estimateRemainingMs({ ...s, now: 100_000 })).toBe(200_000);
   });
 
+  it('uses the rate since the job was first seen running, so queue time does not inflate it', () => {
+    // Queued 120 s; first seen running at 140 s with 10%, then 50% at 180 s: 1%/s, so 50 s left.
+    const s = { ...base, now: 180_000, progress: 50, progressChangedAt: 180_000 };
+    expect(estimateRemainingMs({ ...s, startedAt: 140_000, startedProgress: 10 })).toBe(50_000);
+    // From submission it would be 180 s: the queue counted as running time.
+    expect(estimateRemainingMs(s)).toBe(180_000);
+    // No progress since that first reading: no rate yet.
+    expect(estimateRemainingMs({ ...s, startedAt: 180_000, startedProgress: 50 })).toBeUndefined();
+  });
+
   it('goes negative once the job is overdue', () => {
     expect(estimateRemainingMs({ ...base, now: 400_000, progress: 90, progressChangedAt: 270_000 })).toBe(-100_000);
   });

@@ -20,6 +20,8 @@ function job(overrides: Partial<Job> = {}): Job {
     upstreamId: 'sora-2:task_01k78gpb3ffrmtyww0000000000',
     progress: 42,
     progressChangedAt: null,
+    startedAt: null,
+    startedProgress: null,
     videoUrl: null,
     errorCode: null,
     errorMessage: null,
