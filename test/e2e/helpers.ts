@@ -23,24 +23,27 @@ export function videoMessages(w: World, channelId = w.channelId): APIMessage[] {
   return w.discord.messages(channelId).filter((m) => m.attachments.some((a) => a.filename.endsWith('.mp4')));
 }
 
-/** Runs /sora and waits until the bot acknowledged and finished handling it. */
-export async function sora(
-  w: World,
-  userId: string,
-  options: Record<string, string | number | boolean>,
-  extra: Record<string, unknown> = {},
-) {
-  const handle = w.discord.invokeSlashCommand({
-    guildId: w.guildId,
-    channelId: w.channelId,
-    userId,
-    name: 'sora',
-    options,
-    ...extra,
-  });
+type CommandFields = Omit<
+  Parameters<World['discord']['invokeSlashCommand']>[0],
+  'guildId' | 'channelId' | 'userId' | 'name'
+>;
+
+/** Runs a slash command in the world's channel and waits until the bot acknowledged and finished handling it. */
+export async function command(w: World, userId: string, name: string, fields: CommandFields = {}) {
+  const handle = w.discord.invokeSlashCommand({ guildId: w.guildId, channelId: w.channelId, userId, name, ...fields });
   await handle.acknowledged();
   await w.settle();
   return handle;
+}
+
+/** Runs /sora and waits until the bot acknowledged and finished handling it. */
+export function sora(
+  w: World,
+  userId: string,
+  options: Record<string, string | number | boolean>,
+  extra: Omit<CommandFields, 'options'> = {},
+) {
+  return command(w, userId, 'sora', { options, ...extra });
 }
 
 export function creates(w: World) {

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { World } from '../../emulators/world.js';
-import { creates, embedText, MINUTE, sora, videoMessages, world } from './helpers.js';
+import { command, creates, embedText, MINUTE, sora, videoMessages, world } from './helpers.js';
 
 let w: World;
 afterEach(async () => {
@@ -16,16 +16,10 @@ const ephemeralText = (id: string | null) =>
 describe('moderators and members (end to end)', () => {
   it('/sora-config set changes the upstream request; locks override the member', async () => {
     w = await world();
-    const set = w.discord.invokeSlashCommand({
-      guildId: w.guildId,
-      channelId: w.channelId,
-      userId: w.users.mod,
-      name: 'sora-config',
+    const set = await command(w, w.users.mod, 'sora-config', {
       subcommand: 'set',
       options: { private: true, lock_private: true, watermark: true },
     });
-    await set.acknowledged();
-    await w.settle();
     expect(ephemeralText(set.originalMessageId)?.flags).toBe(64);
     await sora(w, w.users.alice, { prompt: 'a', private: false });
     expect(creates(w)[0]!.fields).toMatchObject({ private: 'true', watermark: 'true' });
@@ -36,17 +30,11 @@ describe('moderators and members (end to end)', () => {
 
   it('refuses /sora-config without Manage Server even when the command is visible, and changes nothing', async () => {
     w = await world();
-    const h = w.discord.invokeSlashCommand({
-      guildId: w.guildId,
-      channelId: w.channelId,
-      userId: w.users.alice,
-      name: 'sora-config',
+    const h = await command(w, w.users.alice, 'sora-config', {
       subcommand: 'set',
       options: { daily_limit: 1 },
       permissionOverride: true,
     });
-    await h.acknowledged();
-    await w.settle();
     const reply = ephemeralText(h.originalMessageId)!;
     expect(reply.flags).toBe(64);
     expect(reply.content).toContain('Manage Server');
@@ -58,16 +46,7 @@ describe('moderators and members (end to end)', () => {
 
   it('max_active 2: 20 simultaneous /sora from one member start exactly 2 jobs', async () => {
     w = await world();
-    const set = w.discord.invokeSlashCommand({
-      guildId: w.guildId,
-      channelId: w.channelId,
-      userId: w.users.mod,
-      name: 'sora-config',
-      subcommand: 'set',
-      options: { max_active: 2 },
-    });
-    await set.acknowledged();
-    await w.settle();
+    await command(w, w.users.mod, 'sora-config', { subcommand: 'set', options: { max_active: 2 } });
     const handles = Array.from({ length: 20 }, (_, i) =>
       w.discord.invokeSlashCommand({
         guildId: w.guildId,
@@ -214,14 +193,7 @@ describe('moderators and members (end to end)', () => {
   it('/sora-jobs lists the member’s jobs privately', async () => {
     w = await world({ env: { DEFAULT_MAX_ACTIVE: '0' } });
     await sora(w, w.users.alice, { prompt: 'first' });
-    const h = w.discord.invokeSlashCommand({
-      guildId: w.guildId,
-      channelId: w.channelId,
-      userId: w.users.alice,
-      name: 'sora-jobs',
-    });
-    await h.acknowledged();
-    await w.settle();
+    const h = await command(w, w.users.alice, 'sora-jobs');
     const list = ephemeralText(h.originalMessageId)!;
     expect(list.flags).toBe(64);
     expect(embedText(list)).toContain('first');
@@ -230,14 +202,7 @@ describe('moderators and members (end to end)', () => {
   it('/sora-jobs pages with buttons', async () => {
     w = await world({ env: { DEFAULT_MAX_ACTIVE: '0' } });
     for (let i = 0; i < 12; i++) await sora(w, w.users.alice, { prompt: `job ${i}` });
-    const h = w.discord.invokeSlashCommand({
-      guildId: w.guildId,
-      channelId: w.channelId,
-      userId: w.users.alice,
-      name: 'sora-jobs',
-    });
-    await h.acknowledged();
-    await w.settle();
+    const h = await command(w, w.users.alice, 'sora-jobs');
     const first = ephemeralText(h.originalMessageId)!;
     expect(embedText(first)).toContain('Page 1 of 2');
     const next = w.discord.clickButton({
@@ -253,25 +218,12 @@ describe('moderators and members (end to end)', () => {
 
   it('/sora-config show lists settings, today’s usage and who changed what', async () => {
     w = await world();
-    const set = w.discord.invokeSlashCommand({
-      guildId: w.guildId,
-      channelId: w.channelId,
-      userId: w.users.mod,
-      name: 'sora-config',
+    await command(w, w.users.mod, 'sora-config', {
       subcommand: 'set',
       options: { daily_limit: 3, allowed_models: 'sora-2' },
     });
-    await set.acknowledged();
     await sora(w, w.users.alice, { prompt: 'counted' });
-    const show = w.discord.invokeSlashCommand({
-      guildId: w.guildId,
-      channelId: w.channelId,
-      userId: w.users.mod,
-      name: 'sora-config',
-      subcommand: 'show',
-    });
-    await show.acknowledged();
-    await w.settle();
+    const show = await command(w, w.users.mod, 'sora-config', { subcommand: 'show' });
     const text = embedText(ephemeralText(show.originalMessageId)!);
     expect(text).toContain('Videos per member per UTC day: **3**');
     expect(text).toContain('1 video(s) started, 1 in progress');
