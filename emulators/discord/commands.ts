@@ -80,21 +80,11 @@ export interface CommandOption {
 }
 
 /** A registered command as Discord returns it. */
-export interface StoredCommand {
+export interface StoredCommand extends Omit<ValidCommand, 'options'> {
   id: string;
   application_id: string;
   version: string;
   guild_id?: string;
-  type: number;
-  name: string;
-  name_localizations: Record<string, string> | null;
-  description: string;
-  description_localizations: Record<string, string> | null;
-  default_member_permissions: string | null;
-  dm_permission?: boolean;
-  contexts: number[] | null;
-  integration_types: number[];
-  nsfw: boolean;
   options?: CommandOption[];
 }
 
