@@ -9,9 +9,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createApp } from '../src/app.js';
 import { ManualClock } from '../src/clock.js';
 import { parseConfig } from '../src/config.js';
+import { settleBot } from './settle.js';
 import type { SimBotReply, SimBotRequest, SimBotStats } from './world.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const clock = new ManualClock(Number(process.env.SIM_CLOCK_START));
 const app = createApp(parseConfig(process.env), { clock, timers: clock });
@@ -19,20 +18,6 @@ const loop = monitorEventLoopDelay({ resolution: 10 });
 let cpu = process.cpuUsage();
 let maxInFlight = 0;
 const sampler = setInterval(() => (maxInFlight = Math.max(maxInFlight, app.upstreamInFlight())), 1);
-
-/**
- * Waits (real time) until the bot has nothing running. Timers that fall due
- * meanwhile at the current simulated time (a finished step re-arming the
- * scheduler with 0 ms) fire at once, as they would in real time.
- */
-async function settle(): Promise<void> {
-  let quiet = 0;
-  while (quiet < 3) {
-    await clock.advance(0);
-    await sleep(2);
-    quiet = app.idle() && clock.dueTimers === 0 ? quiet + 1 : 0;
-  }
-}
 
 function stats(): SimBotStats {
   const used = process.cpuUsage(cpu);
@@ -49,7 +34,7 @@ async function handle(request: SimBotRequest): Promise<SimBotReply['result']> {
   switch (request.op) {
     case 'advance':
       await clock.advance(request.ms);
-      await settle();
+      await settleBot(app, clock, 10 * 60_000);
       return undefined;
     case 'stats':
       return stats();

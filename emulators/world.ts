@@ -7,6 +7,7 @@ import type { DestinationStream } from 'pino';
 import { createApp, type App } from '../src/app.js';
 import type { ManualClock, Clock, Timers } from '../src/clock.js';
 import { parseConfig, type Config } from '../src/config.js';
+import { settleBot } from './settle.js';
 import { startDiscordEmulator, type DiscordEmulator } from './discord/server.js';
 import type { DiscordEmulatorOptions } from './discord/types.js';
 import { startTuziEmulator, type TuziEmulator, type TuziEmulatorOptions } from './tuzi/server.js';
@@ -58,8 +59,6 @@ export interface World {
   advanceUntil(predicate: () => boolean, maxMs: number, stepMs?: number): Promise<void>;
   close(): Promise<void>;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const manualClock = options.clock;
@@ -115,15 +114,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       app = undefined;
     },
     async settle(maxMs = 10_000) {
-      const deadline = Date.now() + maxMs;
-      let quiet = 0;
-      while (quiet < 3) {
-        if (Date.now() > deadline) throw new Error('the bot did not settle');
-        // Timers due at the current simulated time fire now, as they would in real time.
-        await manualClock?.advance(0);
-        await sleep(2);
-        quiet = (!app || app.idle()) && !manualClock?.dueTimers ? quiet + 1 : 0;
-      }
+      await settleBot(app, manualClock, maxMs);
     },
     async advance(ms, stepMs = 1_000) {
       if (!manualClock) throw new Error('advance() needs a ManualClock');

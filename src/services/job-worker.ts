@@ -97,10 +97,20 @@ export class JobWorker {
     const progress = Math.max(job.progress, Math.min(99, Math.round(task.progress)));
     const progressChangedAt = progress !== job.progress || job.progressChangedAt === null ? at : job.progressChangedAt;
     // The first reading of the job running anchors the time-left estimate.
-    const starts = job.startedAt === null && (status === 'in_progress' || progress > 0);
-    const startedAt = starts ? at : job.startedAt;
-    const startedProgress = starts ? progress : job.startedProgress;
-    const snapshot = { now: at, submittedAt, progress, progressChangedAt, startedAt, startedProgress, errorStreak: 0 };
+    const start =
+      job.startedAt === null && (status === 'in_progress' || progress > 0)
+        ? { startedAt: at, startedProgress: progress }
+        : undefined;
+    const snapshot = {
+      now: at,
+      submittedAt,
+      progress,
+      progressChangedAt,
+      startedAt: job.startedAt,
+      startedProgress: job.startedProgress,
+      ...start,
+      errorStreak: 0,
+    };
     const delay = this.jitter(nextPollDelay(snapshot, this.options));
     const updated = this.jobs.transition(
       job.id,
@@ -109,8 +119,7 @@ export class JobWorker {
       {
         progress,
         progressChangedAt,
-        startedAt,
-        startedProgress,
+        ...start, // written once, at the first reading of the job running
         errorStreak: 0,
         pollCount: job.pollCount + 1,
         nextRunAt: at + delay,

@@ -83,9 +83,8 @@ function estimateTotalMs(s: PollSnapshot): number | undefined {
  * (The poll schedule keeps the estimate from submission it was tuned with.)
  */
 export function estimateRemainingMs(s: PollSnapshot): number | undefined {
-  const started = s.startedAt !== undefined && s.startedAt !== null;
-  const from = started ? s.startedAt! : s.submittedAt;
-  const fromProgress = started ? (s.startedProgress ?? 0) : 0;
+  const from = s.startedAt ?? s.submittedAt;
+  const fromProgress = s.startedAt == null ? 0 : (s.startedProgress ?? 0);
   if (s.progress <= fromProgress || s.progress >= 100 || s.progressChangedAt === null) return undefined;
   const spent = s.progressChangedAt - from;
   if (spent <= 0) return undefined;
