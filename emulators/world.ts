@@ -47,8 +47,11 @@ export interface World {
   channelId: string;
   /** Members: `alice` (en-US) and `li` (zh-CN) are ordinary members, `mod` has Manage Server. */
   users: { alice: string; li: string; mod: string };
-  /** Builds and starts the bot (again, after stopBot: a restart on the same database). */
-  startBot(): Promise<App>;
+  /**
+   * Builds and starts the bot (again, after stopBot: a restart on the same
+   * database). `beforeStart` sees the app before it logs in (to hook its client).
+   */
+  startBot(beforeStart?: (app: App) => void): Promise<App>;
   /** Stops the bot; `timeoutMs` bounds the wait for running work (a hung request). */
   stopBot(timeoutMs?: number): Promise<void>;
   /** Waits (real time) until the bot has nothing running: no handler, no job step, no timer due now. */
@@ -100,12 +103,13 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     guildId: guild.id,
     channelId,
     users,
-    async startBot() {
+    async startBot(beforeStart) {
       app = createApp(config, {
         clock,
         ...(timers ? { timers } : {}),
         ...(options.logDestination ? { logDestination: options.logDestination } : {}),
       });
+      beforeStart?.(app);
       await app.start();
       return app;
     },

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Client, Events, GatewayIntentBits, type Interaction, type RESTOptions } from 'discord.js';
 import { systemClock, systemTimers, type Clock, type Timers } from './clock.js';
-import { createJobButtons } from './commands/job-buttons.js';
+import { createComponentHandler } from './commands/components.js';
 import { createSoraConfigCommand } from './commands/sora-config.js';
 import { createSoraJobsCommand } from './commands/sora-jobs.js';
 import { createSoraCommand } from './commands/sora.js';
@@ -13,14 +13,18 @@ import { SettingsRepository } from './db/settings-repository.js';
 import { StateRepository } from './db/state-repository.js';
 import { InteractionRouter } from './interactions.js';
 import { createLogger, type Logger } from './logger.js';
+import { Delivery } from './jobs/delivery.js';
+import { JobEvents } from './jobs/job-events.js';
+import { JobService } from './jobs/job-service.js';
+import { JobWorker } from './jobs/job-worker.js';
+import type { LifecycleRules } from './jobs/lifecycle.js';
+import { Poller } from './jobs/poller.js';
+import { Presenter } from './jobs/presenter.js';
 import { syncCommands } from './services/command-sync.js';
-import { Delivery } from './services/delivery.js';
 import { DiscordMessenger } from './services/discord-messenger.js';
 import { ImageRetention } from './services/image-retention.js';
 import { ImageStore } from './services/image-store.js';
-import { JobWorker } from './services/job-worker.js';
-import { JobService } from './services/jobs.js';
-import { Poller } from './services/poller.js';
+import { nextPollDelay } from './services/poll-policy.js';
 import { SettingsService } from './services/settings.js';
 import { TuziClient } from './services/tuzi/client.js';
 import type { DestinationStream } from 'pino';
@@ -105,59 +109,59 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
   });
 
   const dataDir = path.dirname(path.resolve(config.databasePath));
-  const messenger = new DiscordMessenger(client.rest, clock, () => client.user?.id);
-  const delivery = new Delivery(jobs, messenger, tuzi, clock, log, {
-    progressEditMs: config.progressEditMs,
-    maxVideoBytes: config.maxVideoBytes,
-    tempDir: config.tempDir,
-    jobMaxWaitMs: config.jobMaxWaitMs,
-    maxDeliveryAttempts: MAX_DELIVERY_ATTEMPTS,
+  const random = overrides.random ?? Math.random;
+  const rules: LifecycleRules = {
+    maxWaitMs: config.jobMaxWaitMs,
     leaseMs: LEASE_MS,
-  });
-  const worker = new JobWorker(
-    jobs,
-    tuzi,
-    delivery,
-    clock,
-    log,
-    { minMs: config.pollMinMs, maxMs: config.pollMaxMs, maxWaitMs: config.jobMaxWaitMs },
-    overrides.random,
-  );
-  const poller = new Poller(jobs, worker, clock, timers, log, {
+    maxDeliveryAttempts: MAX_DELIVERY_ATTEMPTS,
+    // Up to 10% random spread, so jobs started together do not poll in lockstep.
+    pollDelay: (state, retryAfterMs) =>
+      Math.max(
+        Math.round(nextPollDelay(state, { minMs: config.pollMinMs, maxMs: config.pollMaxMs }) * (1 + 0.1 * random())),
+        retryAfterMs ?? 0,
+      ),
+  };
+  const messenger = new DiscordMessenger(client.rest, clock, () => client.user?.id);
+  const presenter = new Presenter(jobs, messenger, clock, log, { progressEditMs: config.progressEditMs });
+  // The scheduler runs the worker's steps, and the worker's events wake the scheduler:
+  // the one cycle in the graph, closed by a call that runs only once both exist.
+  const poller = new Poller(jobs, { step: (job) => worker.step(job) }, clock, timers, log, {
     concurrency: config.tuziMaxConcurrency,
     leaseMs: LEASE_MS,
     resumeSpreadMs: Math.min(config.pollMaxMs, 30_000),
     idleCheckMs: 60_000,
   });
+  const events = new JobEvents(jobs, clock, rules, presenter, () => poller.wake(), log);
+  const delivery = new Delivery(events, messenger, tuzi, log, {
+    maxVideoBytes: config.maxVideoBytes,
+    tempDir: config.tempDir,
+  });
+  const worker = new JobWorker(events, tuzi, delivery, clock, log, rules);
   const images = new ImageStore(path.join(dataDir, 'images'), config.maxImageBytes);
   const retention = new ImageRetention(jobs, images, clock, timers, log, {
     keepMs: config.imageRetentionMs,
     everyMs: 6 * 60 * 60_000,
     orphanGraceMs: 60 * 60_000,
   });
-  const jobService = new JobService(jobs, settings, tuzi, images, delivery, poller, clock, log, {
-    minMs: config.pollMinMs,
-    maxMs: config.pollMaxMs,
+  const jobService = new JobService(jobs, events, settings, tuzi, images, clock, log, {
     maxImageBytes: config.maxImageBytes,
   });
 
-  const history = createSoraJobsCommand({ jobs, maxWaitMs: config.jobMaxWaitMs });
+  const history = createSoraJobsCommand({ jobs });
   const router = new InteractionRouter(
     [
       createSoraCommand({ jobs: jobService, jobsRepo: jobs, clock }),
       createSoraConfigCommand({ settings, jobs, clock }),
       history.command,
     ],
-    [
-      createJobButtons({
-        jobs: jobService,
-        jobsRepo: jobs,
-        clock,
-        maxWaitMs: config.jobMaxWaitMs,
-        imageRetentionDays: config.imageRetentionDays,
-      }),
-      history.pages,
-    ],
+    createComponentHandler({
+      jobs: jobService,
+      jobsRepo: jobs,
+      pager: history.pager,
+      clock,
+      log,
+      imageRetentionDays: config.imageRetentionDays,
+    }),
     log,
   );
   // Handlers still running at shutdown (a submission mid-POST) are waited for, within the deadline.
@@ -180,6 +184,10 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     poller,
     log,
     async start() {
+      // Before the gateway connects, so every row still in `submitting` was left by an earlier process.
+      const interrupted = jobService.abandonInterrupted();
+      if (interrupted.length > 0)
+        log.warn({ interrupted: interrupted.length }, 'jobs caught mid-submission were marked, not resent');
       const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
       await client.login(config.discordToken);
       await ready;
@@ -187,8 +195,10 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       await syncCommands(client.rest, state, log, applicationId, commandDefinitions, config.discordGuildId).catch(
         (err: unknown) => log.error({ err }, 'command registration failed; the previous registration stays in place'),
       );
-      const interrupted = await jobService.recoverInterruptedSubmissions();
-      if (interrupted > 0) log.warn({ interrupted }, 'jobs caught mid-submission were marked, not resent');
+      for (const applied of interrupted)
+        await events
+          .run(applied)
+          .catch((err: unknown) => log.warn({ err, jobId: applied.job.id }, 'could not explain an interrupted job'));
       poller.start();
       retention.start();
       log.info({ user: client.user?.tag, guilds: client.guilds.cache.size }, 'bot ready');

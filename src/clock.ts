@@ -1,7 +1,11 @@
 /**
- * Time as a dependency. Production code reads the time and schedules work
- * only through these interfaces, so tests (and the benchmarks' simulated
- * clock) can run a ten-minute job in milliseconds.
+ * Time as a dependency. Production code reads the time and schedules the
+ * jobs' work (polls, delivery retries, image retention) through these
+ * interfaces, so tests (and the benchmarks' simulated clock) can run a
+ * ten-minute job in milliseconds. Two kinds of wait stay on real timers on
+ * purpose: shutdown deadlines (app.stop, Poller.stop, TuziClient.close), which
+ * must fire even while a test's clock stands still, and the HTTP client's
+ * short in-request backoff, injected on its own as `sleep`.
  */
 export interface Clock {
   /** Milliseconds since the epoch. */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import dotenv from 'dotenv';
 import { z } from 'zod';
 import { LOG_LEVELS } from './logger.js';
-import { MODELS } from './services/capabilities.js';
+import { MODELS, parseModelList } from './services/capabilities.js';
 
 const httpUrl = (what: string) =>
   z
@@ -97,15 +97,8 @@ const schema = z.object({
     .optional()
     .transform((v, ctx) => {
       if (v === undefined || v === '') return [...modelIds];
-      const list = [
-        ...new Set(
-          v
-            .split(',')
-            .map((s) => s.trim())
-            .filter(Boolean),
-        ),
-      ];
-      const unknown = list.filter((m) => !modelIds.includes(m));
+      // Read exactly as /sora-config allowed_models reads it.
+      const { models: list, unknown } = parseModelList(v, modelIds);
       if (unknown.length > 0 || list.length === 0) {
         ctx.addIssue({
           code: 'custom',

@@ -1,12 +1,23 @@
 import { randomBytes } from 'node:crypto';
-import { DiscordAPIError, MessageFlags, type Interaction, type RepliableInteraction } from 'discord.js';
-import type { ComponentHandler, SlashCommand } from './commands/types.js';
+import {
+  DiscordAPIError,
+  MessageFlags,
+  RESTJSONErrorCodes,
+  type Interaction,
+  type RepliableInteraction,
+} from 'discord.js';
+import type { ComponentHandler } from './commands/components.js';
+import type { SlashCommand } from './commands/types.js';
 import { UserFacingError } from './errors.js';
 import type { Logger } from './logger.js';
 import { t } from './ui/i18n.js';
 
 /** Discord errors that only mean "the member or Discord moved on"; not worth an error log. */
-const EXPECTED_CODES = new Set([10008, 10062, 40060]);
+const EXPECTED_CODES = new Set<number>([
+  RESTJSONErrorCodes.UnknownMessage,
+  RESTJSONErrorCodes.UnknownInteraction,
+  RESTJSONErrorCodes.InteractionHasAlreadyBeenAcknowledged,
+]);
 
 /**
  * The one entry point for interactions: dispatch to the command or component
@@ -15,29 +26,35 @@ const EXPECTED_CODES = new Set([10008, 10062, 40060]);
  */
 export class InteractionRouter {
   private readonly commands: Map<string, SlashCommand>;
-  private readonly components: Map<string, ComponentHandler>;
 
   constructor(
     commands: readonly SlashCommand[],
-    components: readonly ComponentHandler[],
+    private readonly components: ComponentHandler,
     private readonly log: Logger,
   ) {
     this.commands = new Map(commands.map((c) => [c.data.name, c]));
-    this.components = new Map(components.map((c) => [c.prefix, c]));
+  }
+
+  /** A command this process does not know (a stale registration) is answered, never dropped. */
+  private command(name: string): SlashCommand {
+    const command = this.commands.get(name);
+    if (command) return command;
+    this.log.warn({ command: name }, 'unknown command');
+    throw new UserFacingError('error.unknown_action');
   }
 
   /** Never throws: an error inside an event listener would be an unhandled rejection. */
   async handle(interaction: Interaction): Promise<void> {
     try {
       if (interaction.isChatInputCommand()) {
-        await this.commands.get(interaction.commandName)?.execute(interaction);
+        await this.command(interaction.commandName).execute(interaction);
       } else if (interaction.isAutocomplete()) {
-        await this.commands.get(interaction.commandName)?.autocomplete?.(interaction);
-      } else if (interaction.isButton() || interaction.isModalSubmit()) {
-        const [prefix, ...args] = interaction.customId.split(':');
-        const handler = this.components.get(prefix ?? '');
-        if (interaction.isButton()) await handler?.button?.(interaction, args);
-        else await handler?.modal?.(interaction, args);
+        const command = this.commands.get(interaction.commandName);
+        await (command?.autocomplete ? command.autocomplete(interaction) : interaction.respond([]));
+      } else if (interaction.isButton()) {
+        await this.components.button(interaction);
+      } else if (interaction.isModalSubmit()) {
+        await this.components.modal(interaction);
       }
     } catch (err) {
       await this.fail(interaction, err);

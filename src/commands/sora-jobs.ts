@@ -1,5 +1,6 @@
 import {
   ApplicationCommandOptionType,
+  type ButtonInteraction,
   ApplicationIntegrationType,
   InteractionContextType,
   MessageFlags,
@@ -9,22 +10,19 @@ import type { Job, JobsRepository } from '../db/jobs-repository.js';
 import { UserFacingError } from '../errors.js';
 import { JOBS_PAGE_SIZE, renderJobDetails, renderJobList } from '../ui/jobs-view.js';
 import { shorten } from '../ui/render.js';
-import { zh } from './localize.js';
-import type { ComponentHandler, SlashCommand } from './types.js';
+import { described, named } from './localize.js';
+import type { SlashCommand } from './types.js';
 
 export const soraJobsCommandData = {
   name: 'sora-jobs',
-  description: 'Your recent videos, or one video in detail',
-  description_localizations: zh('你最近的视频，或某个视频的详情'),
+  ...described('cmd.sora-jobs.description'),
   contexts: [InteractionContextType.Guild],
   integration_types: [ApplicationIntegrationType.GuildInstall],
   options: [
     {
       type: ApplicationCommandOptionType.String,
-      name: 'id',
-      name_localizations: zh('编号'),
-      description: 'A job number (#12) or task id',
-      description_localizations: zh('任务编号（#12）或任务 ID'),
+      ...named('cmd.sora-jobs.id'),
+      ...described('cmd.sora-jobs.id.description'),
       max_length: 200,
       autocomplete: true,
     },
@@ -44,9 +42,14 @@ export function findJob(
   return job.userId === viewer.userId || (job.guildId !== null && job.guildId === viewer.guildId) ? job : undefined;
 }
 
-export function createSoraJobsCommand(deps: { jobs: JobsRepository; maxWaitMs: number }): {
+/** Turns the pages of a `/sora-jobs` list (its Previous/Next buttons). */
+export interface JobsPager {
+  turn(interaction: ButtonInteraction, ownerId: string, page: number): Promise<void>;
+}
+
+export function createSoraJobsCommand(deps: { jobs: JobsRepository }): {
   command: SlashCommand;
-  pages: ComponentHandler;
+  pager: JobsPager;
 } {
   const page = (locale: string, userId: string, n: number) => {
     const total = deps.jobs.countForUser(userId);
@@ -69,7 +72,7 @@ export function createSoraJobsCommand(deps: { jobs: JobsRepository; maxWaitMs: n
       const job = findJob(deps.jobs, id, { userId: interaction.user.id, guildId: interaction.guildId });
       if (!job) throw new UserFacingError('jobs.not_found', { id: shorten(id, 100) });
       await interaction.reply({
-        embeds: [renderJobDetails(interaction.locale, job, deps.maxWaitMs)],
+        embeds: [renderJobDetails(interaction.locale, job)],
         flags: MessageFlags.Ephemeral,
         allowedMentions: { parse: [] },
       });
@@ -88,13 +91,11 @@ export function createSoraJobsCommand(deps: { jobs: JobsRepository; maxWaitMs: n
       );
     },
   };
-  const pages: ComponentHandler = {
-    prefix: 'jobs',
-    async button(interaction, [action, owner, n]) {
-      if (action !== 'page') return;
-      if (owner !== interaction.user.id) throw new UserFacingError('jobs.not_owner');
-      await interaction.update(page(interaction.locale, owner, Number(n)));
+  const pager: JobsPager = {
+    async turn(interaction, ownerId, n) {
+      if (ownerId !== interaction.user.id) throw new UserFacingError('jobs.not_owner');
+      await interaction.update(page(interaction.locale, ownerId, n));
     },
   };
-  return { command, pages };
+  return { command, pager };
 }

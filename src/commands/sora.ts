@@ -2,122 +2,97 @@ import {
   ApplicationCommandOptionType,
   ApplicationIntegrationType,
   InteractionContextType,
-  MessageFlags,
   type ButtonInteraction,
   type ChatInputCommandInteraction,
   type ModalSubmitInteraction,
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
 import type { Clock } from '../clock.js';
-import { ALL_DURATIONS, ALL_SIZES, MODELS } from '../services/capabilities.js';
+import { ALL_DURATIONS, ALL_SIZES, DEFAULT_MODEL, MODELS } from '../services/capabilities.js';
 import type { JobsRepository } from '../db/jobs-repository.js';
-import type { CommandContext, JobService, Responder } from '../services/jobs.js';
+import type { CommandContext, Responder } from '../jobs/context.js';
+import type { JobService } from '../jobs/job-service.js';
 import { shorten } from '../ui/render.js';
 import { PROMPT_MAX_LENGTH, type SoraOptions } from '../services/sora-request.js';
-import { zh } from './localize.js';
+import { described, named } from './localize.js';
 import type { SlashCommand } from './types.js';
 
-/** Option names are fixed: tools outside the code rely on them. */
+/** Option names are fixed: tools outside the code rely on them. Their labels and descriptions are in the catalogue. */
 export const soraCommandData = {
   name: 'sora',
-  description: 'Make a video with Sora',
-  description_localizations: zh('用 Sora 生成视频'),
+  ...described('cmd.sora.description'),
   contexts: [InteractionContextType.Guild],
   integration_types: [ApplicationIntegrationType.GuildInstall],
   options: [
     {
       type: ApplicationCommandOptionType.String,
-      name: 'prompt',
-      name_localizations: zh('提示词'),
-      description: 'What the video shows',
-      description_localizations: zh('视频的画面描述'),
+      ...named('cmd.sora.prompt'),
+      ...described('cmd.sora.prompt.description'),
       required: true,
       max_length: PROMPT_MAX_LENGTH,
     },
     {
       type: ApplicationCommandOptionType.String,
-      name: 'model',
-      name_localizations: zh('模型'),
-      description: 'Video model (default sora-2)',
-      description_localizations: zh('视频模型（默认 sora-2）'),
+      ...named('cmd.sora.model'),
+      ...described('cmd.sora.model.description', { model: DEFAULT_MODEL }),
       choices: MODELS.map((m) => ({ name: m.id, value: m.id })),
     },
     {
       type: ApplicationCommandOptionType.Integer,
-      name: 'duration',
-      name_localizations: zh('时长'),
-      description: 'Length in seconds (25 needs sora-2-pro)',
-      description_localizations: zh('时长（秒，25 秒需要 sora-2-pro）'),
-      choices: ALL_DURATIONS.map((d) => ({ name: `${d} s`, name_localizations: zh(`${d} 秒`), value: d })),
+      ...named('cmd.sora.duration'),
+      ...described('cmd.sora.duration.description'),
+      choices: ALL_DURATIONS.map((d) => ({ ...named('job.value.seconds', { seconds: d }), value: d })),
     },
     {
       type: ApplicationCommandOptionType.String,
-      name: 'size',
-      name_localizations: zh('尺寸'),
-      description: 'Frame size (the last three need sora-2-pro)',
-      description_localizations: zh('画面尺寸（后三种需要 sora-2-pro）'),
+      ...named('cmd.sora.size'),
+      ...described('cmd.sora.size.description'),
       choices: ALL_SIZES.map((s) => ({ name: s, value: s })),
     },
     {
       type: ApplicationCommandOptionType.Attachment,
-      name: 'image',
-      name_localizations: zh('图片'),
-      description: 'A reference image (PNG, JPEG or WebP)',
-      description_localizations: zh('参考图片（PNG、JPEG 或 WebP）'),
+      ...named('cmd.sora.image'),
+      ...described('cmd.sora.image.description'),
     },
     {
       type: ApplicationCommandOptionType.String,
-      name: 'image_url',
-      name_localizations: zh('图片链接'),
-      description: 'A link to a reference image (instead of image)',
-      description_localizations: zh('参考图片的链接（代替 图片）'),
+      ...named('cmd.sora.image_url'),
+      ...described('cmd.sora.image_url.description'),
       max_length: 2000,
     },
     {
       type: ApplicationCommandOptionType.Boolean,
-      name: 'watermark',
-      name_localizations: zh('水印'),
-      description: 'Add a watermark (default: the server setting)',
-      description_localizations: zh('添加水印（默认：服务器设置）'),
+      ...named('cmd.sora.watermark'),
+      ...described('cmd.sora.watermark.description'),
     },
     {
       type: ApplicationCommandOptionType.Boolean,
-      name: 'private',
-      name_localizations: zh('私有'),
-      description: 'Keep the video out of the public gallery (default: the server setting)',
-      description_localizations: zh('不在公共广场展示（默认：服务器设置）'),
+      ...named('cmd.sora.private'),
+      ...described('cmd.sora.private.description'),
     },
     {
       type: ApplicationCommandOptionType.String,
-      name: 'character_url',
-      name_localizations: zh('角色视频链接'),
-      description: 'A video to take a non-human character from',
-      description_localizations: zh('用于提取非真人角色的视频链接'),
+      ...named('cmd.sora.character_url'),
+      ...described('cmd.sora.character_url.description'),
       max_length: 2000,
     },
     {
       type: ApplicationCommandOptionType.String,
-      name: 'character_timestamps',
-      name_localizations: zh('角色时间段'),
-      description: 'Where the character appears: start,end in seconds, 1–3 s (e.g. 1,3)',
-      description_localizations: zh('角色出现的时间段：开始,结束（秒，1~3 秒，例如 1,3）'),
+      ...named('cmd.sora.character_timestamps'),
+      ...described('cmd.sora.character_timestamps.description'),
       max_length: 32,
     },
     {
       type: ApplicationCommandOptionType.String,
-      name: 'character_from_task',
-      name_localizations: zh('复用角色任务'),
-      description: 'Reuse the character of one of your earlier videos',
-      description_localizations: zh('复用你之前某个视频中的角色'),
+      ...named('cmd.sora.character_from_task'),
+      ...described('cmd.sora.character_from_task.description'),
       max_length: 200,
       autocomplete: true,
     },
     {
       type: ApplicationCommandOptionType.Boolean,
-      name: 'character_create',
-      name_localizations: zh('创建角色'),
-      description: 'Create and review the character along with the video',
-      description_localizations: zh('生成视频时同时创建并审核角色'),
+      ...named('cmd.sora.character_create'),
+      ...described('cmd.sora.character_create.description'),
     },
   ],
 } as const satisfies RESTPostAPIChatInputApplicationCommandsJSONBody;
@@ -150,9 +125,6 @@ export function interactionResponder(
   interaction: ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction,
 ): Responder {
   return {
-    async refuse(message) {
-      await interaction.reply({ content: message, flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
-    },
     async defer() {
       await interaction.deferReply();
     },
@@ -164,10 +136,6 @@ export function interactionResponder(
         allowedMentions: body.allowed_mentions,
       });
       return { messageId: message.id };
-    },
-    async withdraw(message) {
-      await interaction.deleteReply().catch(() => undefined);
-      await interaction.followUp({ content: message, flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
     },
   };
 }

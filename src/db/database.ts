@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import { syncDerivedSchema } from './derived-schema.js';
 
 export type Db = Database.Database;
 
@@ -32,6 +33,9 @@ export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
  *   fsync, which keeps the poller's many small writes cheap.
  * - busy_timeout: a second process (deploy-commands, a backup) briefly
  *   holding the lock makes us wait instead of failing.
+ *
+ * After the migrations, the objects derived from the lifecycle table (the
+ * scheduler's index, the status triggers) are brought in line with it.
  */
 export function openDatabase(file: string, migrations: Migration[] = loadMigrations()): Db {
   if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
@@ -41,6 +45,7 @@ export function openDatabase(file: string, migrations: Migration[] = loadMigrati
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrate(db, migrations);
+  syncDerivedSchema(db);
   return db;
 }
 

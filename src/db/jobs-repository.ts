@@ -1,27 +1,8 @@
+import { statusesIn, type JobStatus } from '../jobs/lifecycle.js';
 import type { Db } from './database.js';
+import { sqlList } from './derived-schema.js';
 
-export const JOB_STATUSES = [
-  'submitting',
-  'submit_failed',
-  'queued',
-  'in_progress',
-  'completed',
-  'delivering',
-  'delivered',
-  'delivery_failed',
-  'failed',
-  'timed_out',
-] as const;
-export type JobStatus = (typeof JOB_STATUSES)[number];
-
-/** Statuses the poller owns: the job still needs an upstream poll or a delivery. */
-export const ACTIVE_STATUSES: readonly JobStatus[] = ['queued', 'in_progress', 'completed', 'delivering'];
-/** Statuses a job ends in: nothing runs for it any more. */
-export const ENDED_STATUSES: readonly JobStatus[] = JOB_STATUSES.filter(
-  (s) => s !== 'submitting' && !ACTIVE_STATUSES.includes(s),
-);
-/** Statuses that count against a member's "unfinished jobs" limit. */
-export const UNFINISHED_STATUSES: readonly JobStatus[] = ['submitting', 'queued', 'in_progress'];
+export type { JobStatus } from '../jobs/lifecycle.js';
 
 export interface JobParams {
   prompt: string;
@@ -42,19 +23,24 @@ export interface JobParams {
   overrides: string[];
 }
 
-export interface Job extends JobParams {
-  id: number;
+/** Who asked, where, and how the bot answers: what a job keeps of its interaction. */
+export interface JobOrigin {
   interactionId: string;
   applicationId: string;
   guildId: string | null;
   channelId: string;
   userId: string;
   locale: string;
-  interactionToken: string | null;
   tokenExpiresAt: number;
+  attachmentSizeLimit: number;
+}
+
+export interface Job extends JobParams, JobOrigin {
+  id: number;
+  /** Cleared once Discord refuses it (after its 15 minutes). */
+  interactionToken: string | null;
   messageId: string | null;
   messageGone: boolean;
-  attachmentSizeLimit: number;
   status: JobStatus;
   upstreamId: string | null;
   progress: number;
@@ -68,6 +54,8 @@ export interface Job extends JobParams {
   errorMessage: string | null;
   createdAt: number;
   submittedAt: number | null;
+  /** When the job times out; fixed at submission. */
+  deadlineAt: number | null;
   finishedAt: number | null;
   nextRunAt: number | null;
   pollCount: number;
@@ -76,6 +64,8 @@ export interface Job extends JobParams {
   shownAt: number | null;
   deliveryAttempts: number;
   deliveryClaimedAt: number | null;
+  /** The first time a post of the video went out to Discord: later attempts look for it first. */
+  postAttemptedAt: number | null;
   deliveredMessageId: string | null;
   deliveryMode: 'attachment' | 'link' | null;
   updatedAt: number;
@@ -120,6 +110,7 @@ interface JobRow {
   error_message: string | null;
   created_at: number;
   submitted_at: number | null;
+  deadline_at: number | null;
   finished_at: number | null;
   next_run_at: number | null;
   poll_count: number;
@@ -128,6 +119,7 @@ interface JobRow {
   shown_at: number | null;
   delivery_attempts: number;
   delivery_claimed_at: number | null;
+  post_attempted_at: number | null;
   delivered_message_id: string | null;
   delivery_mode: 'attachment' | 'link' | null;
   updated_at: number;
@@ -173,6 +165,7 @@ function toJob(r: JobRow): Job {
     errorMessage: r.error_message,
     createdAt: r.created_at,
     submittedAt: r.submitted_at,
+    deadlineAt: r.deadline_at,
     finishedAt: r.finished_at,
     nextRunAt: r.next_run_at,
     pollCount: r.poll_count,
@@ -181,22 +174,15 @@ function toJob(r: JobRow): Job {
     shownAt: r.shown_at,
     deliveryAttempts: r.delivery_attempts,
     deliveryClaimedAt: r.delivery_claimed_at,
+    postAttemptedAt: r.post_attempted_at,
     deliveredMessageId: r.delivered_message_id,
     deliveryMode: r.delivery_mode,
     updatedAt: r.updated_at,
   };
 }
 
-export interface NewJob extends JobParams {
-  interactionId: string;
-  applicationId: string;
-  guildId: string | null;
-  channelId: string;
-  userId: string;
-  locale: string;
+export interface NewJob extends JobParams, JobOrigin {
   interactionToken: string;
-  tokenExpiresAt: number;
-  attachmentSizeLimit: number;
 }
 
 /** Member limits checked in the same transaction as the insert. */
@@ -231,6 +217,7 @@ export type JobPatch = Partial<
     | 'errorCode'
     | 'errorMessage'
     | 'submittedAt'
+    | 'deadlineAt'
     | 'finishedAt'
     | 'nextRunAt'
     | 'pollCount'
@@ -239,6 +226,7 @@ export type JobPatch = Partial<
     | 'shownAt'
     | 'deliveryAttempts'
     | 'deliveryClaimedAt'
+    | 'postAttemptedAt'
     | 'deliveredMessageId'
     | 'deliveryMode'
     | 'imagePath'
@@ -259,6 +247,7 @@ const PATCH_COLUMNS: Record<keyof JobPatch, string> = {
   errorCode: 'error_code',
   errorMessage: 'error_message',
   submittedAt: 'submitted_at',
+  deadlineAt: 'deadline_at',
   finishedAt: 'finished_at',
   nextRunAt: 'next_run_at',
   pollCount: 'poll_count',
@@ -267,6 +256,7 @@ const PATCH_COLUMNS: Record<keyof JobPatch, string> = {
   shownAt: 'shown_at',
   deliveryAttempts: 'delivery_attempts',
   deliveryClaimedAt: 'delivery_claimed_at',
+  postAttemptedAt: 'post_attempted_at',
   deliveredMessageId: 'delivered_message_id',
   deliveryMode: 'delivery_mode',
   imagePath: 'image_path',
@@ -274,7 +264,6 @@ const PATCH_COLUMNS: Record<keyof JobPatch, string> = {
 };
 
 const sqlValue = (v: unknown): unknown => (typeof v === 'boolean' ? (v ? 1 : 0) : v);
-const inList = (statuses: readonly JobStatus[]) => statuses.map((s) => `'${s}'`).join(', ');
 
 export class JobsRepository {
   private readonly byId;
@@ -285,7 +274,7 @@ export class JobsRepository {
   private readonly countSince;
   private readonly dueStmt;
   private readonly nextDueStmt;
-  private readonly activeStmt;
+  private readonly withStatusStmt;
   private readonly recentStmt;
   private readonly countUserStmt;
   private readonly completedSearchStmt;
@@ -300,7 +289,7 @@ export class JobsRepository {
     this.byUpstream = db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE upstream_id = ?');
     this.endedImagesStmt = db.prepare<[number], { id: number; image_path: string }>(
       `SELECT id, image_path FROM jobs WHERE image_path IS NOT NULL AND finished_at < ?
-         AND status IN (${inList(ENDED_STATUSES)})`,
+         AND status IN (${sqlList(statusesIn('ended'))})`,
     );
     this.imagePathsStmt = db.prepare<[], { image_path: string }>(
       'SELECT image_path FROM jobs WHERE image_path IS NOT NULL',
@@ -315,33 +304,32 @@ export class JobsRepository {
         @imageName, @imageType, @imageUrl, @characterUrl, @characterTimestamps, @characterFromTask,
         @characterCreate, @overrides, 'submitting', @now, @now)`);
     this.countActive = db.prepare<[string | null, string], { n: number }>(
-      `SELECT count(*) AS n FROM jobs WHERE guild_id IS ? AND user_id = ? AND status IN (${inList(UNFINISHED_STATUSES)})`,
+      `SELECT count(*) AS n FROM jobs WHERE guild_id IS ? AND user_id = ? AND status IN (${sqlList(statusesIn('holdsSlot'))})`,
     );
     this.countSince = db.prepare<[string | null, string, number], { n: number }>(
-      `SELECT count(*) AS n FROM jobs WHERE guild_id IS ? AND user_id = ? AND created_at >= ? AND status != 'submit_failed'`,
+      `SELECT count(*) AS n FROM jobs WHERE guild_id IS ? AND user_id = ? AND created_at >= ?
+         AND status IN (${sqlList(statusesIn('countsToday'))})`,
     );
     this.dueStmt = db.prepare<[number, number], JobRow>(
-      `SELECT * FROM jobs WHERE status IN (${inList(ACTIVE_STATUSES)}) AND next_run_at <= ? ORDER BY next_run_at LIMIT ?`,
+      `SELECT * FROM jobs WHERE status IN (${sqlList(statusesIn('scheduled'))}) AND next_run_at <= ? ORDER BY next_run_at LIMIT ?`,
     );
     this.nextDueStmt = db.prepare<[], { t: number | null }>(
-      `SELECT min(next_run_at) AS t FROM jobs WHERE status IN (${inList(ACTIVE_STATUSES)})`,
+      `SELECT min(next_run_at) AS t FROM jobs WHERE status IN (${sqlList(statusesIn('scheduled'))})`,
     );
-    this.activeStmt = db.prepare<[], JobRow>(
-      `SELECT * FROM jobs WHERE status IN (${inList([...ACTIVE_STATUSES, 'submitting'])}) ORDER BY id`,
-    );
+    this.withStatusStmt = db.prepare<[JobStatus], JobRow>('SELECT * FROM jobs WHERE status = ? ORDER BY id');
     this.recentStmt = db.prepare<[string, number, number], JobRow>(
       'SELECT * FROM jobs WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?',
     );
     this.countUserStmt = db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM jobs WHERE user_id = ?');
     this.completedSearchStmt = db.prepare<[{ userId: string; q: string; limit: number }], JobRow>(
       `SELECT * FROM jobs WHERE user_id = @userId AND upstream_id IS NOT NULL
-         AND status IN ('completed', 'delivering', 'delivered', 'delivery_failed')
+         AND status IN (${sqlList(statusesIn('hasVideo'))})
          AND (@q = '' OR instr(lower(prompt), @q) > 0 OR instr(lower(upstream_id), @q) > 0)
        ORDER BY created_at DESC, id DESC LIMIT @limit`,
     );
     this.guildUsageStmt = db.prepare<[number, string], { started: number; active: number }>(
-      `SELECT coalesce(sum(created_at >= ? AND status != 'submit_failed'), 0) AS started,
-              coalesce(sum(status IN (${inList(UNFINISHED_STATUSES)})), 0) AS active
+      `SELECT coalesce(sum(created_at >= ? AND status IN (${sqlList(statusesIn('countsToday'))})), 0) AS started,
+              coalesce(sum(status IN (${sqlList(statusesIn('holdsSlot'))})), 0) AS active
          FROM jobs WHERE guild_id = ?`,
     );
   }
@@ -443,9 +431,9 @@ export class JobsRepository {
     return this.nextDueStmt.get()?.t ?? null;
   }
 
-  /** Every job a restart must look at: active ones and those caught mid-submission. */
-  unfinished(): Job[] {
-    return this.activeStmt.all().map(toJob);
+  /** Every job in one status, oldest first (e.g. the submissions a stopped process left behind). */
+  withStatus(status: JobStatus): Job[] {
+    return this.withStatusStmt.all(status).map(toJob);
   }
 
   recentForUser(userId: string, limit: number, offset = 0): Job[] {

@@ -39,3 +39,21 @@ export function modelsSupporting(filter: { duration?: number; size?: string }): 
       (filter.size === undefined || m.sizes.includes(filter.size)),
   ).map((m) => m.id);
 }
+
+/**
+ * A list of model ids as moderators (`/sora-config allowed_models`) and
+ * operators (`DEFAULT_ALLOWED_MODELS`) write it: separated by commas (ASCII
+ * or full-width) or spaces, trimmed, lower-cased, without repeats; and which
+ * of them `known` does not list.
+ */
+export function parseModelList(text: string, known: readonly string[]): { models: string[]; unknown: string[] } {
+  const models = [
+    ...new Set(
+      text
+        .split(/[,，\s]+/)
+        .map((m) => m.trim().toLowerCase())
+        .filter(Boolean),
+    ),
+  ];
+  return { models, unknown: models.filter((m) => !known.includes(m)) };
+}

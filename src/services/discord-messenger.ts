@@ -1,7 +1,8 @@
 import fs from 'node:fs';
-import { DiscordAPIError, HTTPError, Routes, type REST, type APIMessage } from 'discord.js';
+import { DiscordAPIError, HTTPError, RESTJSONErrorCodes, Routes, type REST, type APIMessage } from 'discord.js';
 import type { Clock } from '../clock.js';
 import type { Job } from '../db/jobs-repository.js';
+import { isDeliveryOf } from '../jobs/delivery-marker.js';
 import type { MessageBody } from '../ui/render.js';
 
 /**
@@ -10,6 +11,17 @@ import type { MessageBody } from '../ui/render.js';
  * limit, and the channel route does the same job without the token.
  */
 export const TOKEN_SAFETY_MS = 60_000;
+
+/** How far back before a recorded post attempt the finder looks (clock skew between us and Discord). */
+const FIND_MARGIN_MS = 60_000;
+/** Pages of 100 messages the finder reads at most: a busy channel, hours after the attempt. */
+const FIND_MAX_PAGES = 10;
+
+const GONE = new Set<number>([
+  RESTJSONErrorCodes.UnknownChannel,
+  RESTJSONErrorCodes.UnknownMessage,
+  RESTJSONErrorCodes.UnknownWebhook,
+]);
 
 export type SendOutcome =
   | { ok: true; messageId: string; channelId: string }
@@ -36,10 +48,12 @@ export interface FileToSend {
 export function classifyDiscordError(err: unknown): Exclude<SendOutcome, { ok: true }> {
   if (err instanceof DiscordAPIError) {
     const code = Number(err.code);
-    if ([10003, 10008, 10015].includes(code)) return { ok: false, reason: 'gone' };
-    if (code === 50027) return { ok: false, reason: 'token_expired' };
-    if (code === 40005 || err.status === 413) return { ok: false, reason: 'too_large' };
-    if (code === 50001 || code === 50013) return { ok: false, reason: 'forbidden' };
+    if (GONE.has(code)) return { ok: false, reason: 'gone' };
+    if (code === RESTJSONErrorCodes.InvalidWebhookToken) return { ok: false, reason: 'token_expired' };
+    if (code === RESTJSONErrorCodes.RequestEntityTooLarge || err.status === 413)
+      return { ok: false, reason: 'too_large' };
+    if (code === RESTJSONErrorCodes.MissingAccess || code === RESTJSONErrorCodes.MissingPermissions)
+      return { ok: false, reason: 'forbidden' };
     if (err.status >= 500 || err.status === 429)
       return { ok: false, reason: 'transient', detail: `${err.status} ${code}` };
     return { ok: false, reason: 'refused', code };
@@ -107,26 +121,28 @@ export class DiscordMessenger {
   }
 
   /**
-   * Looks for a message this bot already posted for the job since `since`
-   * (a crash may have happened after an upload and before it was recorded).
+   * Looks for the job's video post (delivery-marker.ts) among the channel's
+   * messages since `since`: a post that may have landed (a lost answer, a
+   * crash) is found rather than posted again. An error is reported as such,
+   * never as "not found".
    */
-  async findPosted(job: Job, since: number, marker: string): Promise<{ found: string | null } | { error: string }> {
+  async findPosted(job: Job, since: number): Promise<{ found: APIMessage | null } | { error: string }> {
     const botId = this.botUserId();
+    let after = snowflakeAt(since - FIND_MARGIN_MS);
     try {
-      const after = snowflakeAt(since - 60_000);
-      const messages = (await this.rest.get(Routes.channelMessages(job.channelId), {
-        query: new URLSearchParams({ after, limit: '100' }),
-      })) as APIMessage[];
-      const hit = messages.find(
-        (m) =>
-          (botId === undefined || m.author.id === botId) &&
-          m.embeds.some((e) => e.footer?.text?.includes(marker)) &&
-          (m.attachments.length > 0 || m.content.includes('http')),
-      );
-      return { found: hit?.id ?? null };
+      for (let page = 0; page < FIND_MAX_PAGES; page++) {
+        const messages = (await this.rest.get(Routes.channelMessages(job.channelId), {
+          query: new URLSearchParams({ after, limit: '100' }),
+        })) as APIMessage[];
+        const hit = messages.find((m) => isDeliveryOf(m, job.id, botId));
+        if (hit) return { found: hit };
+        if (messages.length < 100) return { found: null };
+        // Discord returns the newest first within a page; the next page starts after the newest seen.
+        after = messages.reduce((max, m) => (BigInt(m.id) > BigInt(max) ? m.id : max), after);
+      }
+      return { error: `more than ${FIND_MAX_PAGES * 100} messages since the attempt` };
     } catch (err) {
-      const c = classifyDiscordError(err);
-      return { error: c.reason };
+      return { error: classifyDiscordError(err).reason };
     }
   }
 

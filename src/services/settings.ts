@@ -1,6 +1,7 @@
 import type { Config } from '../config.js';
 import type { GuildSettingsPatch, SettingsRepository, AuditEntry } from '../db/settings-repository.js';
 import { UserFacingError } from '../errors.js';
+import { parseModelList } from './capabilities.js';
 import type { ValidatedSoraRequest } from './sora-request.js';
 
 export type ServerDefaults = Config['serverDefaults'];
@@ -150,15 +151,7 @@ export function buildSettingsPatch(
     patch[name] = value;
   }
   if (input.allowedModels !== undefined) {
-    const list = [
-      ...new Set(
-        input.allowedModels
-          .split(/[,，\s]+/)
-          .map((m) => m.trim().toLowerCase())
-          .filter(Boolean),
-      ),
-    ];
-    const unknown = list.filter((m) => !knownModels.includes(m));
+    const { models: list, unknown } = parseModelList(input.allowedModels, knownModels);
     const models = knownModels.map((m) => `\`${m}\``).join(', ');
     if (unknown.length > 0)
       throw new UserFacingError('config.bad_models', { unknown: unknown.map((m) => `\`${m}\``).join(', '), models });

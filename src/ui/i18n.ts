@@ -9,6 +9,8 @@ const en = {
   'error.generic': 'Something went wrong on our side (reference `{ref}`). Please try again in a moment.',
   'error.guild_only': 'This command only works in a server.',
   'error.no_permission': 'You need the **Manage Server** permission to change these settings.',
+  'error.unknown_action':
+    'The bot does not know this button or command (it may be left from an older version). Please run the command again.',
 
   // /sora validation
   'sora.prompt_empty': 'The prompt is empty. Describe the scene you want, e.g. `a corgi surfing at sunset`.',
@@ -143,6 +145,36 @@ const en = {
   'jobs.not_finished': 'That video has not finished yet, so its character cannot be reused.',
   'jobs.image_gone':
     'That video’s reference image is no longer kept (images are kept {days} days after a job ends). Run /sora again with the image.',
+
+  // Command definitions, as Discord's command picker shows them (option names are fixed; these are their labels)
+  'cmd.sora.description': 'Make a video with Sora',
+  'cmd.sora.prompt': 'prompt',
+  'cmd.sora.prompt.description': 'What the video shows',
+  'cmd.sora.model': 'model',
+  'cmd.sora.model.description': 'Video model (default {model})',
+  'cmd.sora.duration': 'duration',
+  'cmd.sora.duration.description': 'Length in seconds (25 needs sora-2-pro)',
+  'cmd.sora.size': 'size',
+  'cmd.sora.size.description': 'Frame size (the last three need sora-2-pro)',
+  'cmd.sora.image': 'image',
+  'cmd.sora.image.description': 'A reference image (PNG, JPEG or WebP)',
+  'cmd.sora.image_url': 'image_url',
+  'cmd.sora.image_url.description': 'A link to a reference image (instead of image)',
+  'cmd.sora.watermark': 'watermark',
+  'cmd.sora.watermark.description': 'Add a watermark (default: the server setting)',
+  'cmd.sora.private': 'private',
+  'cmd.sora.private.description': 'Keep the video out of the public gallery (default: the server setting)',
+  'cmd.sora.character_url': 'character_url',
+  'cmd.sora.character_url.description': 'A video to take a non-human character from',
+  'cmd.sora.character_timestamps': 'character_timestamps',
+  'cmd.sora.character_timestamps.description': 'Where the character appears: start,end in seconds, 1–3 s (e.g. 1,3)',
+  'cmd.sora.character_from_task': 'character_from_task',
+  'cmd.sora.character_from_task.description': 'Reuse the character of one of your earlier videos',
+  'cmd.sora.character_create': 'character_create',
+  'cmd.sora.character_create.description': 'Create and review the character along with the video',
+  'cmd.sora-jobs.description': 'Your recent videos, or one video in detail',
+  'cmd.sora-jobs.id': 'id',
+  'cmd.sora-jobs.id.description': 'A job number (#12) or task id',
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -151,6 +183,7 @@ const zhCN: Record<MessageKey, string> = {
   'error.generic': '我们这边出了点问题（参考编号 `{ref}`）。请稍后再试。',
   'error.guild_only': '此命令只能在服务器中使用。',
   'error.no_permission': '需要 **管理服务器** 权限才能修改这些设置。',
+  'error.unknown_action': '机器人不认识这个按钮或命令（可能来自旧版本）。请重新运行命令。',
 
   'sora.prompt_empty': '提示词为空。请描述你想要的画面，例如 `一只柯基在日落时冲浪`。',
   'sora.prompt_too_long': '提示词长度为 {length} 个字符，上限为 {max}。请缩短。',
@@ -272,6 +305,35 @@ const zhCN: Record<MessageKey, string> = {
   'jobs.source_gone': '机器人的记录中已没有该视频。',
   'jobs.not_finished': '该视频尚未完成，无法复用其角色。',
   'jobs.image_gone': '该视频的参考图片已不再保留（任务结束后保留 {days} 天）。请附上图片重新使用 /sora。',
+
+  'cmd.sora.description': '用 Sora 生成视频',
+  'cmd.sora.prompt': '提示词',
+  'cmd.sora.prompt.description': '视频的画面描述',
+  'cmd.sora.model': '模型',
+  'cmd.sora.model.description': '视频模型（默认 {model}）',
+  'cmd.sora.duration': '时长',
+  'cmd.sora.duration.description': '时长（秒，25 秒需要 sora-2-pro）',
+  'cmd.sora.size': '尺寸',
+  'cmd.sora.size.description': '画面尺寸（后三种需要 sora-2-pro）',
+  'cmd.sora.image': '图片',
+  'cmd.sora.image.description': '参考图片（PNG、JPEG 或 WebP）',
+  'cmd.sora.image_url': '图片链接',
+  'cmd.sora.image_url.description': '参考图片的链接（代替 图片）',
+  'cmd.sora.watermark': '水印',
+  'cmd.sora.watermark.description': '添加水印（默认：服务器设置）',
+  'cmd.sora.private': '私有',
+  'cmd.sora.private.description': '不在公共广场展示（默认：服务器设置）',
+  'cmd.sora.character_url': '角色视频链接',
+  'cmd.sora.character_url.description': '用于提取非真人角色的视频链接',
+  'cmd.sora.character_timestamps': '角色时间段',
+  'cmd.sora.character_timestamps.description': '角色出现的时间段：开始,结束（秒，1~3 秒，例如 1,3）',
+  'cmd.sora.character_from_task': '复用角色任务',
+  'cmd.sora.character_from_task.description': '复用你之前某个视频中的角色',
+  'cmd.sora.character_create': '创建角色',
+  'cmd.sora.character_create.description': '生成视频时同时创建并审核角色',
+  'cmd.sora-jobs.description': '你最近的视频，或某个视频的详情',
+  'cmd.sora-jobs.id': '编号',
+  'cmd.sora-jobs.id.description': '任务编号（#12）或任务 ID',
 };
 
 export const CATALOGUES: Readonly<Record<'en-US' | 'zh-CN', Record<MessageKey, string>>> = {
@@ -288,7 +350,11 @@ export function resolveLocale(locale: string | null | undefined): SupportedLocal
 
 export type MessageParams = Record<string, string | number>;
 
-export function t(locale: string | null | undefined, key: MessageKey, params: MessageParams = {}): string {
-  const template = CATALOGUES[resolveLocale(locale)][key];
+/** Fills `{name}` placeholders; an unknown one stays visible rather than vanishing. */
+export function fill(template: string, params: MessageParams): string {
   return template.replace(/\{(\w+)\}/g, (whole, name: string) => (name in params ? String(params[name]) : whole));
+}
+
+export function t(locale: string | null | undefined, key: MessageKey, params: MessageParams = {}): string {
+  return fill(CATALOGUES[resolveLocale(locale)][key], params);
 }

@@ -5,16 +5,19 @@ import {
   type APIActionRowComponent,
   type APIButtonComponent,
   type APIEmbed,
+  type APIEmbedField,
   type APIModalInteractionResponseCallbackData,
 } from 'discord.js';
+import { customIds } from '../commands/custom-ids.js';
 import type { Job } from '../db/jobs-repository.js';
-import { t, type MessageKey } from './i18n.js';
-import { customIds, failureReason, shorten } from './render.js';
+import { isIn } from '../jobs/lifecycle.js';
+import { t } from './i18n.js';
+import { reasonField, shorten, STATUS_LABELS } from './render.js';
 
 export const JOBS_PAGE_SIZE = 10;
 
 const unix = (ms: number) => Math.floor(ms / 1000);
-const statusLabel = (locale: string, job: Job) => t(locale, `job.status.${job.status}` as MessageKey);
+const statusLabel = (locale: string, job: Job) => t(locale, STATUS_LABELS[job.status]);
 
 function messageLink(job: Job): string | undefined {
   const id = job.deliveredMessageId ?? job.messageId;
@@ -83,8 +86,8 @@ export function renderJobList(
 }
 
 /** One job in full: `/sora-jobs id:` and the Details button. */
-export function renderJobDetails(locale: string, job: Job, maxWaitMs: number): APIEmbed {
-  const fields = [
+export function renderJobDetails(locale: string, job: Job): APIEmbed {
+  const fields: APIEmbedField[] = [
     { name: t(locale, 'jobs.field.id'), value: `#${job.id}`, inline: true },
     { name: t(locale, 'job.field.status'), value: statusLabel(locale, job), inline: true },
     { name: t(locale, 'jobs.field.progress'), value: `${job.progress}%`, inline: true },
@@ -114,14 +117,7 @@ export function renderJobDetails(locale: string, job: Job, maxWaitMs: number): A
       inline: false,
     });
   }
-  if (['failed', 'timed_out', 'submit_failed', 'delivery_failed'].includes(job.status)) {
-    const reason = failureReason(job, maxWaitMs);
-    fields.push({
-      name: t(locale, 'job.field.reason'),
-      value: shorten(t(locale, reason.key, reason.params), 1024),
-      inline: false,
-    });
-  }
+  if (isIn(job.status, 'failure')) fields.push(reasonField(locale, job));
   const link = messageLink(job);
   if (link) fields.push({ name: t(locale, 'jobs.field.message'), value: link, inline: false });
   return { title: t(locale, 'job.title'), description: shorten(job.prompt, 4000), color: 0x5865f2, fields };

@@ -7,7 +7,10 @@ import {
   type APIActionRowComponent,
   type APIButtonComponent,
 } from 'discord.js';
-import type { Job, JobStatus } from '../db/jobs-repository.js';
+import { customIds } from '../commands/custom-ids.js';
+import type { Job } from '../db/jobs-repository.js';
+import { deliveryMarker } from '../jobs/delivery-marker.js';
+import { isIn, type JobStatus } from '../jobs/lifecycle.js';
 import { t, type MessageKey, type MessageParams } from './i18n.js';
 
 /**
@@ -37,6 +40,26 @@ const COLORS: Record<JobStatus, number> = {
   failed: 0xed4245,
   timed_out: 0xed4245,
   submit_failed: 0xed4245,
+};
+
+/** Each status's label: a typed table, so a new status without a label fails the build. */
+export const STATUS_LABELS: Record<JobStatus, MessageKey> = {
+  submitting: 'job.status.submitting',
+  submit_failed: 'job.status.submit_failed',
+  queued: 'job.status.queued',
+  in_progress: 'job.status.in_progress',
+  completed: 'job.status.completed',
+  delivering: 'job.status.delivering',
+  delivered: 'job.status.delivered',
+  delivery_failed: 'job.status.delivery_failed',
+  failed: 'job.status.failed',
+  timed_out: 'job.status.timed_out',
+};
+
+/** The settings a server lock can force (Job.overrides), and their labels. */
+const OVERRIDE_LABELS: Record<string, MessageKey> = {
+  private: 'job.option.private',
+  watermark: 'job.option.watermark',
 };
 
 const PROMPT_PREVIEW = 300;
@@ -109,7 +132,9 @@ function parameterFields(job: Job, locale: string): APIEmbedField[] {
     { name: t(locale, 'job.field.size'), value: job.size, inline: true },
   ];
   if (job.overrides.length > 0) {
-    const settings = job.overrides.map((name) => t(locale, `job.option.${name}` as MessageKey)).join(', ');
+    const settings = job.overrides
+      .map((name) => (OVERRIDE_LABELS[name] ? t(locale, OVERRIDE_LABELS[name]) : name))
+      .join(', ');
     options.push(t(locale, 'job.locked_note', { settings }));
   }
   if (options.length > 0)
@@ -117,23 +142,19 @@ function parameterFields(job: Job, locale: string): APIEmbedField[] {
   return fields;
 }
 
-function statusLine(job: Job, locale: string, view: ProgressView): string {
-  const label = t(locale, `job.status.${view.status}` as MessageKey);
-  if (view.status === 'queued' || view.status === 'in_progress') return `${label}\n\`${progressBar(view.progress)}\``;
+function statusLine(locale: string, view: ProgressView): string {
+  const label = t(locale, STATUS_LABELS[view.status]);
+  if (isIn(view.status, 'polled')) return `${label}\n\`${progressBar(view.progress)}\``;
   return label;
 }
 
-/** The public reply while the job runs, and after it ends. */
-export function renderJob(
-  job: Job,
-  view: ProgressView = { status: job.status, progress: job.progress },
-  extra?: { key: MessageKey; params?: MessageParams },
-): MessageBody {
+/** The public reply while the job runs, and after it ends (with the reason, when it ended without a video). */
+export function renderJob(job: Job, view: ProgressView = { status: job.status, progress: job.progress }): MessageBody {
   const locale = job.locale;
   const fields: APIEmbedField[] = [
-    { name: t(locale, 'job.field.status'), value: statusLine(job, locale, view), inline: false },
+    { name: t(locale, 'job.field.status'), value: statusLine(locale, view), inline: false },
   ];
-  if (view.etaMs !== undefined && (view.status === 'queued' || view.status === 'in_progress')) {
+  if (view.etaMs !== undefined && isIn(view.status, 'polled')) {
     fields.push({
       name: t(locale, 'job.field.eta'),
       value: t(locale, 'job.value.eta', { eta: formatDuration(locale, view.etaMs) }),
@@ -150,12 +171,7 @@ export function renderJob(
       inline: false,
     });
   }
-  if (extra)
-    fields.push({
-      name: t(locale, 'job.field.reason'),
-      value: shorten(t(locale, extra.key, extra.params), 1024),
-      inline: false,
-    });
+  if (isIn(view.status, 'failure')) fields.push(reasonField(locale, job));
   const embed: APIEmbed = {
     title: t(locale, 'job.title'),
     description: quoteBlock(job.prompt),
@@ -167,10 +183,23 @@ export function renderJob(
   return { content: '', embeds: [embed], components: [], allowed_mentions: NO_MENTIONS };
 }
 
+/** The "Reason" field of a job that ended without a video. */
+export function reasonField(locale: string, job: Job): APIEmbedField {
+  const reason = failureReason(job);
+  return {
+    name: t(locale, 'job.field.reason'),
+    value: shorten(t(locale, reason.key, reason.params), 1024),
+    inline: false,
+  };
+}
+
 /** Why a finished job has no video, as a catalogue entry. */
-export function failureReason(job: Job, maxWaitMs: number): { key: MessageKey; params?: MessageParams } {
-  if (job.status === 'timed_out')
-    return { key: 'job.timed_out_reason', params: { minutes: Math.round(maxWaitMs / 60_000) } };
+export function failureReason(job: Job): { key: MessageKey; params?: MessageParams } {
+  if (job.status === 'timed_out') {
+    // The job carries its own limit: the deadline it was given at submission.
+    const waited = (job.deadlineAt ?? job.finishedAt ?? job.createdAt) - (job.submittedAt ?? job.createdAt);
+    return { key: 'job.timed_out_reason', params: { minutes: Math.max(1, Math.round(waited / 60_000)) } };
+  }
   if (job.status === 'submit_failed') {
     if (job.errorCode === 'interrupted') return { key: 'job.submit_interrupted' };
     if (job.errorCode === 'unavailable')
@@ -189,10 +218,11 @@ export function failureReason(job: Job, maxWaitMs: number): { key: MessageKey; p
   return { key: 'job.failed_reason', params: { message: shorten(message, 900) } };
 }
 
-/** The new message that carries the video (or its link) and pings only the member. */
 /**
- * `link`: the video goes as a link, because it is over the channel's upload
- * limit (`tooLarge`, with its size when known) or could not be fetched here.
+ * The new message that carries the video (or its link) and pings only the
+ * member. `link`: the video goes as a link, because it is over the channel's
+ * upload limit (`tooLarge`, with its size when known) or could not be fetched
+ * here.
  */
 export function renderDelivery(job: Job, link: { url: string; tooLarge: boolean; size?: number } | null): MessageBody {
   const locale = job.locale;
@@ -220,15 +250,6 @@ export function renderDelivery(job: Job, link: { url: string; tooLarge: boolean;
   };
 }
 
-/** `custom_id`s carry the job id; everything else is read from the database when clicked. */
-export const customIds = {
-  reroll: (jobId: number) => `sora:reroll:${jobId}`,
-  character: (jobId: number) => `sora:character:${jobId}`,
-  details: (jobId: number) => `sora:details:${jobId}`,
-  characterModal: (jobId: number) => `sora:charmodal:${jobId}`,
-  jobsPage: (userId: string, page: number) => `jobs:page:${userId}:${page}`,
-};
-
 /** Follow-ups under a finished video: they keep working after restarts and on old messages. */
 export function jobButtons(job: Job): APIActionRowComponent<APIButtonComponent> {
   const locale = job.locale;
@@ -254,15 +275,16 @@ export function jobButtons(job: Job): APIActionRowComponent<APIButtonComponent> 
         style: ButtonStyle.Secondary,
         label: t(locale, 'button.details'),
         emoji: { name: 'ℹ️' },
-        custom_id: customIds.details(job.id),
+        // Also what marks this message as the job's video post (delivery-marker.ts).
+        custom_id: deliveryMarker(job.id),
       },
     ],
   };
 }
 
 /** The new message that tells a member their job failed, when the reply itself is gone. */
-export function renderFailureNotice(job: Job, maxWaitMs: number): MessageBody {
-  const body = renderJob(job, { status: job.status, progress: job.progress }, failureReason(job, maxWaitMs));
+export function renderFailureNotice(job: Job): MessageBody {
+  const body = renderJob(job);
   return {
     ...body,
     content: t(job.locale, 'final.failed_content', { mention: `<@${job.userId}>` }),

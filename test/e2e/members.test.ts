@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { Routes } from 'discord.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { World } from '../../emulators/world.js';
 import { command, creates, embedText, MINUTE, sora, videoMessages, world } from './helpers.js';
@@ -229,5 +230,24 @@ describe('moderators and members (end to end)', () => {
     expect(text).toContain('1 video(s) started, 1 in progress');
     expect(text).toContain(`<@${w.users.mod}>`);
     expect(text).toContain('dailyLimit=3');
+  });
+
+  it('a button this bot does not know (an older version’s) is answered privately, in the member’s language', async () => {
+    w = await world();
+    // A message an earlier version of the bot left in the channel, with a button this version dropped.
+    const old = (await w.app!.client.rest.post(Routes.channelMessages(w.channelId), {
+      body: {
+        content: 'an old message',
+        components: [{ type: 1, components: [{ type: 2, style: 2, label: 'Remix', custom_id: 'sora:remix:1' }] }],
+      },
+    })) as { id: string };
+    const click = w.discord.clickButton({ messageId: old.id, customId: 'sora:remix:1', userId: w.users.li });
+    await click.acknowledged();
+    await w.settle();
+    const answer = w.discord
+      .messages(w.channelId, { includeEphemeral: true })
+      .find((m) => m.flags === 64 && m.content.includes('旧版本'));
+    expect(answer).toBeDefined();
+    expect(creates(w)).toHaveLength(0);
   });
 });

@@ -160,3 +160,48 @@ describe('restarts: exactly one POST and one visible outcome', () => {
     expect(videoMessages(w)).toHaveLength(1);
   });
 });
+
+describe('the lifecycle at the edges of a process', () => {
+  it('a /sora dispatched the moment the gateway is ready is delivered, never marked interrupted', async () => {
+    w = await world();
+    await w.stopBot();
+    // The restarted bot registers its commands again (as after an upgrade that changed them), which takes a
+    // while (a 429 on the PUT), and so does the new job's first reply edit: the job is still in `submitting`
+    // when the start-up sequence moves past the registration.
+    const db = new Database(w.config.databasePath);
+    db.prepare("DELETE FROM bot_state WHERE key = 'commands_hash'").run();
+    db.close();
+    w.discord.injectFault({ route: 'commands_put', status: 429, retryAfterMs: 600 });
+    w.discord.injectFault({ route: 'webhook_edit', status: 429, retryAfterMs: 1_500 });
+    let handle: ReturnType<World['discord']['invokeSlashCommand']> | undefined;
+    await w.startBot((app) =>
+      app.client.once('clientReady', () => {
+        handle = w.discord.invokeSlashCommand({
+          guildId: w.guildId,
+          channelId: w.channelId,
+          userId: w.users.alice,
+          name: 'sora',
+          options: { prompt: 'the first command' },
+        });
+      }),
+    );
+    expect((await handle!.acknowledged()).type).toBe(5);
+    await w.advanceUntil(() => videoMessages(w).length === 1, 10 * MINUTE);
+    const job = w.app!.jobs.get(1)!;
+    expect(job.errorCode).toBeNull();
+    expect(job.status).toBe('delivered');
+    expect(creates(w)).toHaveLength(1);
+  });
+
+  it('a post Discord stored but answered with a 5xx, twice, is found again, not posted again', async () => {
+    // Discord keeps a nonce only minutes; the retries here run well past it.
+    w = await world({ discord: { nonceWindowMs: 2_000 } });
+    // Every attempt lands and loses its answer (discord.js's own retries included).
+    w.discord.injectFault({ route: 'channel_create', status: 502, when: 'after', times: 8 });
+    await sora(w, w.users.alice, { prompt: 'stored but unanswered' });
+    await w.advanceUntil(() => w.app!.jobs.get(1)!.status === 'delivered', 30 * MINUTE);
+    await w.advance(10 * MINUTE);
+    expect(videoMessages(w)).toHaveLength(1);
+    expect(w.app!.jobs.get(1)!.deliveredMessageId).toBe(videoMessages(w)[0]!.id);
+  });
+});

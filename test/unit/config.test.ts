@@ -1,6 +1,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { openDatabase } from '../../src/db/database.js';
+import { SettingsRepository } from '../../src/db/settings-repository.js';
+import { buildSettingsPatch, SettingsService } from '../../src/services/settings.js';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/config.js';
 
@@ -148,5 +151,16 @@ describe('parseConfig', () => {
     expect(c.serverDefaults.watermark).toBe(false);
     expect(c.serverDefaults.allowedModels).toEqual(['sora-2-pro']);
     expect(c.discordGuildId).toBe('123456789012345678');
+  });
+
+  it('reads DEFAULT_ALLOWED_MODELS exactly as /sora-config allowed_models reads its list', () => {
+    const typed = 'SORA-2，sora-2-pro sora-2';
+    const c = parseConfig({ ...valid(), DEFAULT_ALLOWED_MODELS: typed });
+    const current = new SettingsService(new SettingsRepository(openDatabase(':memory:')), c.serverDefaults).effective(
+      null,
+    );
+    const patch = buildSettingsPatch(current, { allowedModels: typed }, ['sora-2', 'sora-2-pro']);
+    expect(c.serverDefaults.allowedModels).toEqual(['sora-2', 'sora-2-pro']);
+    expect(patch.allowedModels).toEqual(c.serverDefaults.allowedModels);
   });
 });

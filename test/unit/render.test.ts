@@ -10,7 +10,9 @@ import {
   renderJob,
   shorten,
 } from '../../src/ui/render.js';
+import { isDeliveryOf } from '../../src/jobs/delivery-marker.js';
 import { newJob } from '../../emulators/job-rows.js';
+import type { APIMessage } from 'discord.js';
 
 function job(overrides: Partial<Job> = {}): Job {
   return {
@@ -27,6 +29,7 @@ function job(overrides: Partial<Job> = {}): Job {
     errorMessage: null,
     createdAt: Date.UTC(2026, 0, 1, 12),
     submittedAt: Date.UTC(2026, 0, 1, 12),
+    deadlineAt: Date.UTC(2026, 0, 1, 13, 30),
     finishedAt: null,
     nextRunAt: null,
     pollCount: 0,
@@ -35,6 +38,7 @@ function job(overrides: Partial<Job> = {}): Job {
     shownAt: null,
     deliveryAttempts: 0,
     deliveryClaimedAt: null,
+    postAttemptedAt: null,
     deliveredMessageId: null,
     deliveryMode: null,
     messageId: '1300000000000000001',
@@ -122,20 +126,34 @@ describe('render', () => {
       errorCode: 'content_policy_violation',
       errorMessage: 'Your prompt was flagged <@&1> @here',
     });
-    expect(failureReason(failed, 90 * 60_000)).toEqual({
+    expect(failureReason(failed)).toEqual({
       key: 'job.failed_reason',
       params: { message: 'Your prompt was flagged <@&1> @here (`content_policy_violation`)' },
     });
-    const notice = renderFailureNotice(failed, 90 * 60_000);
+    const notice = renderFailureNotice(failed);
     expect(notice.allowed_mentions).toEqual({ parse: [], users: ['1200000000000000003'] });
     expect(JSON.stringify(notice.embeds)).toContain('content_policy_violation');
-    expect(failureReason(job({ status: 'timed_out' }), 90 * 60_000)).toEqual({
+    // The job carries its own limit: the deadline it was given at submission (90 minutes after it).
+    expect(failureReason(job({ status: 'timed_out' }))).toEqual({
       key: 'job.timed_out_reason',
       params: { minutes: 90 },
     });
-    expect(failureReason(job({ status: 'submit_failed', errorCode: 'interrupted' }), 1).key).toBe(
+    expect(failureReason(job({ status: 'submit_failed', errorCode: 'interrupted' })).key).toBe(
       'job.submit_interrupted',
     );
+  });
+
+  it('the video post carries the marker the finder looks for; the progress reply never does', () => {
+    const asPosted = (body: ReturnType<typeof renderJob>, attachments: unknown[] = []) =>
+      ({ ...body, id: '1', author: { id: 'bot' }, attachments }) as unknown as APIMessage;
+    const done = job({ status: 'delivered', progress: 100 });
+    expect(isDeliveryOf(asPosted(renderDelivery(done, null), [{ id: '1' }]), done.id, 'bot')).toBe(true);
+    const link = renderDelivery(done, { url: 'https://videos.example/v.mp4', tooLarge: true });
+    expect(isDeliveryOf(asPosted(link), done.id, 'bot')).toBe(true);
+    expect(isDeliveryOf(asPosted(link), done.id + 1, 'bot')).toBe(false);
+    expect(isDeliveryOf(asPosted(link), done.id, 'someone-else')).toBe(false);
+    expect(isDeliveryOf(asPosted(renderJob(done)), done.id, 'bot')).toBe(false);
+    expect(isDeliveryOf(asPosted(renderJob(job())), 7, 'bot')).toBe(false);
   });
 
   it('shortens by characters, not UTF-16 units', () => {
@@ -166,7 +184,7 @@ describe('jobs view', () => {
   });
 
   it('details a job and builds the character modal within Discord limits', () => {
-    const details = renderJobDetails('en-US', job({ status: 'failed', errorMessage: 'blocked' }), 60_000);
+    const details = renderJobDetails('en-US', job({ status: 'failed', errorMessage: 'blocked' }));
     expect(JSON.stringify(details.fields)).toContain('blocked');
     const modal = characterModal('zh-CN', job());
     expect(modal.custom_id).toBe('sora:charmodal:7');

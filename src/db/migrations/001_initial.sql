@@ -1,6 +1,6 @@
 -- Jobs: one row per /sora request, keyed by the Discord interaction id so a
 -- re-delivered interaction can never create a second job. The status column
--- is the state machine of shared/design.md; the poller and delivery act only
+-- moves through the job state machine; the poller and delivery act only
 -- on what the row says, so a restart resumes exactly where it stopped.
 CREATE TABLE jobs (
   id                     INTEGER PRIMARY KEY,

@@ -1,0 +1,30 @@
+import type { MessageBody } from '../ui/render.js';
+
+/** Discord's interaction token lifetime. */
+export const INTERACTION_TOKEN_TTL_MS = 15 * 60_000;
+
+/** Who asked, where, and how to answer: what a job keeps of its interaction. */
+export interface CommandContext {
+  interactionId: string;
+  applicationId: string;
+  token: string;
+  guildId: string | null;
+  channelId: string;
+  userId: string;
+  locale: string;
+  attachmentSizeLimit: number;
+  /** When the interaction arrived (the token's 15 minutes start here). */
+  receivedAt: number;
+}
+
+/**
+ * What the job service needs of the interaction, and no more: refusals are
+ * thrown (a UserFacingError), and the interaction router's one error path
+ * answers them privately whatever state the interaction is in.
+ */
+export interface Responder {
+  /** Acknowledges with a public "thinking" reply. */
+  defer(): Promise<void>;
+  /** Edits the public reply; returns its message id. */
+  edit(body: MessageBody): Promise<{ messageId: string }>;
+}

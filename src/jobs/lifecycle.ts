@@ -1,0 +1,332 @@
+import type { Job, JobPatch } from '../db/jobs-repository.js';
+import type { VideoTask } from '../services/tuzi/types.js';
+
+/**
+ * The job lifecycle, whole: every status with the groups it belongs to, every
+ * event with the statuses it may happen in, and one pure function that turns
+ * (job, event) into the next status, the row patch and the effects to run.
+ * Services apply events (src/jobs/job-events.ts) and never pick a status
+ * themselves; SQL lists, the scheduler's partial index, the status trigger and
+ * the UI's guards are all derived from the table below.
+ *
+ * ```
+ *   submitting ──accepted──▶ queued ⇄ in_progress ──polled(done)──▶ completed ──claimDelivery──▶ delivering ──posted──▶ delivered
+ *       │                       │          │                           ▲                             │
+ *   abandoned              polled(failed) / pollFailed(gone) / timedOut └──────retryDelivery─────────┤
+ *       ▼                       ▼                                                                    ▼ giveUp
+ *   submit_failed          failed · timed_out                                                   delivery_failed
+ * ```
+ */
+
+/** The questions the code asks about a status. Each status lists the groups it belongs to. */
+export const GROUPS = {
+  /** The scheduler owns it: it has a `next_run_at` and a step to run (the jobs_due index covers exactly these). */
+  scheduled: 'the poller runs a step for it',
+  /** Upstream is still making it: its step is a status check. */
+  polled: 'its step asks upstream how far it is',
+  /** Counts toward the member's `max_active`. */
+  holdsSlot: 'counts toward the unfinished-jobs limit',
+  /** Counts toward the member's daily limit (it was, or is being, sent upstream). */
+  countsToday: 'counts toward the daily limit',
+  /** Upstream made the video: follow-up buttons and character reuse apply. */
+  hasVideo: 'a video exists upstream',
+  /** Nothing runs for it any more. */
+  ended: 'nothing runs for it any more',
+  /** Ended without a posted video: the reason is shown. */
+  failure: 'ended without a posted video',
+  /** A member or moderator may cancel it. */
+  cancellable: 'may be cancelled',
+} as const;
+export type StatusGroup = keyof typeof GROUPS;
+
+interface StatusSpec {
+  readonly groups: readonly StatusGroup[];
+  /** What the row means in this status, for readers and the README. */
+  readonly means: string;
+}
+
+export const STATUSES = {
+  submitting: {
+    groups: ['holdsSlot', 'countsToday'],
+    means: 'the row is written; the one POST upstream is under way (left by a crash: interrupted, never resent)',
+  },
+  submit_failed: { groups: ['ended', 'failure'], means: 'upstream never took it (refused, unavailable, unknown)' },
+  queued: { groups: ['scheduled', 'polled', 'holdsSlot', 'countsToday'], means: 'accepted upstream, waiting there' },
+  in_progress: { groups: ['scheduled', 'polled', 'holdsSlot', 'countsToday'], means: 'upstream is making it' },
+  completed: { groups: ['scheduled', 'hasVideo', 'countsToday'], means: 'the video is ready; the post is due' },
+  delivering: {
+    groups: ['scheduled', 'hasVideo', 'countsToday'],
+    means: 'one process holds the delivery lease and is posting the video',
+  },
+  delivered: { groups: ['ended', 'hasVideo', 'countsToday'], means: 'the video message exists; its id is recorded' },
+  delivery_failed: {
+    groups: ['ended', 'failure', 'hasVideo', 'countsToday'],
+    means: 'made, but could not be posted after every attempt',
+  },
+  failed: { groups: ['ended', 'failure', 'countsToday'], means: 'upstream failed it, or forgot it' },
+  timed_out: { groups: ['ended', 'failure', 'countsToday'], means: 'not ready by its deadline' },
+} as const satisfies Record<string, StatusSpec>;
+
+export type JobStatus = keyof typeof STATUSES;
+export const JOB_STATUSES = Object.keys(STATUSES) as JobStatus[];
+
+const MEMBERS = new Map<StatusGroup, readonly JobStatus[]>(
+  (Object.keys(GROUPS) as StatusGroup[]).map((g) => [
+    g,
+    JOB_STATUSES.filter((s) => (STATUSES[s].groups as readonly StatusGroup[]).includes(g)),
+  ]),
+);
+
+/** The statuses of a group, in table order. */
+export function statusesIn(group: StatusGroup): readonly JobStatus[] {
+  return MEMBERS.get(group)!;
+}
+
+/** Statuses outside a group (e.g. `statusesOutside('ended')`: every job still active). */
+export function statusesOutside(group: StatusGroup): readonly JobStatus[] {
+  const inside = statusesIn(group);
+  return JOB_STATUSES.filter((s) => !inside.includes(s));
+}
+
+export function isIn(status: JobStatus, group: StatusGroup): boolean {
+  return statusesIn(group).includes(status);
+}
+
+/** Why a submission ended before upstream took it. */
+export type AbandonCode =
+  /** Upstream refused the request (4xx): nothing was made. */
+  | 'rejected'
+  /** Rate-limited, or the request never left: nothing was made. */
+  | 'unavailable'
+  /** No answer or a 5xx: a video may exist that cannot be followed; never resent. */
+  | 'unknown'
+  /** Left in `submitting` by a stop or a crash: it may exist upstream; never resent. */
+  | 'interrupted'
+  /** Discord refused the acknowledgement: the member saw nothing. */
+  | 'ack_failed'
+  /** The reference image could not be fetched: the member is told privately. */
+  | 'image_unreadable';
+
+/** Codes whose explanation is private (the interaction's own error path), not an edit of the public reply. */
+const PRIVATE_ABANDON: ReadonlySet<AbandonCode> = new Set(['ack_failed', 'image_unreadable']);
+
+/** A failed status check, as the lifecycle needs it. */
+export interface PollFailure {
+  /** Upstream does not know the task (any more): waiting cannot help. */
+  gone: boolean;
+  /** How long upstream asked us to wait, when it said. */
+  retryAfterMs?: number;
+}
+
+export type JobEvent =
+  | { type: 'accepted'; task: VideoTask }
+  | { type: 'abandoned'; code: AbandonCode; message: string }
+  | { type: 'polled'; task: VideoTask }
+  | { type: 'pollFailed'; failure: PollFailure }
+  | { type: 'timedOut' }
+  | { type: 'claimDelivery' }
+  | { type: 'postAttempted' }
+  | { type: 'posted'; messageId: string; mode: 'attachment' | 'link' }
+  | { type: 'retryDelivery'; reason: string }
+  | { type: 'giveUp'; reason: string };
+export type JobEventType = JobEvent['type'];
+
+/** The statuses each event may happen in; any other (status, event) pair is refused. */
+export const EVENT_SOURCES: { readonly [E in JobEventType]: readonly JobStatus[] } = {
+  accepted: ['submitting'],
+  abandoned: ['submitting'],
+  polled: statusesIn('polled'),
+  pollFailed: statusesIn('polled'),
+  timedOut: statusesIn('polled'),
+  claimDelivery: ['completed', 'delivering'],
+  postAttempted: ['delivering'],
+  posted: ['delivering'],
+  retryDelivery: ['delivering'],
+  giveUp: ['delivering'],
+};
+
+/** What a service runs after the row changed. */
+export type Effect =
+  /** The scheduler should look at the database again now. */
+  | { type: 'wake' }
+  /** The reply shows the job's progress (throttled, only when what it shows changed). */
+  | { type: 'showProgress' }
+  /** The reply shows how the job ended (the failure reason, or where the video is). */
+  | { type: 'showOutcome' };
+
+export interface Step {
+  from: JobStatus;
+  to: JobStatus;
+  patch: JobPatch;
+  effects: Effect[];
+}
+
+export type Decision = { ok: true; step: Step } | { ok: false; reason: string };
+
+/** What the schedule needs to know to pick the next poll. */
+export interface PollState {
+  now: number;
+  submittedAt: number;
+  progress: number;
+  progressChangedAt: number | null;
+  startedAt: number | null;
+  startedProgress: number | null;
+  errorStreak: number;
+}
+
+/** The tunables the transitions use; injected so tests and the benchmark decide the same way. */
+export interface LifecycleRules {
+  /** A job not done this long after submission times out (stored on the row as its deadline). */
+  maxWaitMs: number;
+  /** How long a claimed delivery belongs to its claimer before another pass may take it over. */
+  leaseMs: number;
+  /** Delivery attempts before a job is given up as delivery_failed. */
+  maxDeliveryAttempts: number;
+  /** Milliseconds until the next status check, from the state the row will have (jitter included). */
+  pollDelay(state: PollState, retryAfterMs?: number): number;
+}
+
+/** The job's deadline; rows from before deadlines were stored fall back to the rule. */
+export function deadlineOf(job: Job, rules: Pick<LifecycleRules, 'maxWaitMs'>): number {
+  return job.deadlineAt ?? (job.submittedAt ?? job.createdAt) + rules.maxWaitMs;
+}
+
+export function pastDeadline(job: Job, now: number, rules: Pick<LifecycleRules, 'maxWaitMs'>): boolean {
+  return now >= deadlineOf(job, rules);
+}
+
+/** The backoff between delivery attempts: 5 s · 2^attempts, at most 5 minutes. */
+export function deliveryRetryDelay(attempts: number): number {
+  return Math.min(5 * 60_000, 5_000 * 2 ** attempts);
+}
+
+/**
+ * An upstream task as the row records it — the one place a task becomes row
+ * fields, for the first answer (create) and every status check after.
+ */
+function taskPatch(job: Job, task: VideoTask, now: number): { status: 'queued' | 'in_progress'; patch: JobPatch } {
+  const status = task.status === 'queued' ? 'queued' : 'in_progress';
+  // Progress never goes back, and 100 means "completed", which only the status says.
+  const progress = Math.max(job.progress, Math.min(99, Math.round(task.progress)));
+  const patch: JobPatch = {
+    progress,
+    progressChangedAt: progress !== job.progress || job.progressChangedAt === null ? now : job.progressChangedAt,
+  };
+  // The first reading of the job running anchors the time-left estimate; written once.
+  if (job.startedAt === null && (status === 'in_progress' || progress > 0)) {
+    patch.startedAt = now;
+    patch.startedProgress = progress;
+  }
+  return { status, patch };
+}
+
+function pollState(job: Job, patch: JobPatch, now: number): PollState {
+  const merged = { ...job, ...patch };
+  return {
+    now,
+    submittedAt: merged.submittedAt ?? merged.createdAt,
+    progress: merged.progress,
+    progressChangedAt: merged.progressChangedAt,
+    startedAt: merged.startedAt,
+    startedProgress: merged.startedProgress,
+    errorStreak: merged.errorStreak,
+  };
+}
+
+const ended = (now: number): JobPatch => ({ finishedAt: now, nextRunAt: null });
+
+/**
+ * The lifecycle's one decision: what `event` does to `job` at `now`. Pure: the
+ * same row, event and rules always give the same step, so it can be tested
+ * whole and replayed by the benchmarks.
+ */
+export function decide(job: Job, event: JobEvent, now: number, rules: LifecycleRules): Decision {
+  if (!EVENT_SOURCES[event.type].includes(job.status))
+    return { ok: false, reason: `${event.type} cannot happen in ${job.status}` };
+  const step = (to: JobStatus, patch: JobPatch, effects: Effect[] = []): Decision => ({
+    ok: true,
+    step: { from: job.status, to, patch, effects },
+  });
+
+  switch (event.type) {
+    case 'accepted': {
+      const { status, patch } = taskPatch(job, event.task, now);
+      const accepted: JobPatch = {
+        ...patch,
+        upstreamId: event.task.id,
+        submittedAt: now,
+        deadlineAt: now + rules.maxWaitMs,
+        errorStreak: 0,
+      };
+      accepted.nextRunAt = now + rules.pollDelay(pollState(job, accepted, now));
+      return step(status, accepted, [{ type: 'wake' }, { type: 'showProgress' }]);
+    }
+    case 'abandoned':
+      return step(
+        'submit_failed',
+        { errorCode: event.code, errorMessage: event.message, ...ended(now) },
+        PRIVATE_ABANDON.has(event.code) ? [] : [{ type: 'showOutcome' }],
+      );
+    case 'polled': {
+      const pollCount = job.pollCount + 1;
+      const { task } = event;
+      if (task.status === 'completed')
+        return step(
+          'completed',
+          { progress: 100, videoUrl: task.videoUrl ?? null, errorStreak: 0, pollCount, nextRunAt: now },
+          [{ type: 'wake' }],
+        );
+      if (task.status === 'failed')
+        return step(
+          'failed',
+          {
+            errorCode: task.error?.code ?? null,
+            errorMessage: task.error?.message ?? null,
+            pollCount,
+            ...ended(now),
+          },
+          [{ type: 'showOutcome' }],
+        );
+      // queued, in_progress, or a status not known yet: keep following it.
+      const { status, patch } = taskPatch(job, task, now);
+      const polled: JobPatch = { ...patch, errorStreak: 0, pollCount };
+      polled.nextRunAt = now + rules.pollDelay(pollState(job, polled, now));
+      return step(status, polled, [{ type: 'showProgress' }]);
+    }
+    case 'pollFailed': {
+      if (event.failure.gone)
+        return step(
+          'failed',
+          { errorCode: 'not_found', errorMessage: 'The video service no longer knows this task.', ...ended(now) },
+          [{ type: 'showOutcome' }],
+        );
+      // Everything else (network, 429, 5xx, even 401/403, which an operator can
+      // fix) waits and tries again until the deadline.
+      const errorStreak = job.errorStreak + 1;
+      const delay = rules.pollDelay(pollState(job, { errorStreak }, now), event.failure.retryAfterMs);
+      return step(job.status, { errorStreak, nextRunAt: now + delay });
+    }
+    case 'timedOut':
+      return step('timed_out', { deadlineAt: deadlineOf(job, rules), ...ended(now) }, [{ type: 'showOutcome' }]);
+    case 'claimDelivery':
+      return step('delivering', {
+        deliveryAttempts: job.deliveryAttempts + 1,
+        deliveryClaimedAt: job.deliveryClaimedAt ?? now,
+        nextRunAt: now + rules.leaseMs,
+      });
+    case 'postAttempted':
+      // Recorded before the request goes out: from now on, every later attempt
+      // (a retry, a restart, a lease taken over) looks in the channel first.
+      return step('delivering', { postAttemptedAt: job.postAttemptedAt ?? now });
+    case 'posted':
+      return step('delivered', { deliveredMessageId: event.messageId, deliveryMode: event.mode, ...ended(now) }, [
+        { type: 'showOutcome' },
+      ]);
+    case 'retryDelivery':
+      if (job.deliveryAttempts >= rules.maxDeliveryAttempts)
+        return step('delivery_failed', { errorMessage: event.reason, ...ended(now) }, [{ type: 'showOutcome' }]);
+      return step('completed', { nextRunAt: now + deliveryRetryDelay(job.deliveryAttempts) });
+    case 'giveUp':
+      return step('delivery_failed', { errorMessage: event.reason, ...ended(now) }, [{ type: 'showOutcome' }]);
+  }
+}
