@@ -5,13 +5,16 @@
  * does on a bad day.
  */
 
-/** `video` is the `video_url` file the emulator serves itself (the "CDN"). */
-export type FaultRoute = 'create' | 'retrieve' | 'content' | 'video';
+/**
+ * `video` is the `video_url` file the emulator serves itself (the "CDN");
+ * `delete` is `DELETE /v1/videos/{id}`; `models` is `GET /v1/models`.
+ */
+export type FaultRoute = 'create' | 'retrieve' | 'content' | 'video' | 'delete' | 'models';
 
 export interface FaultTarget {
   /** Route(s) the fault applies to. */
   route: FaultRoute | readonly FaultRoute[];
-  /** Only requests about this task id (retrieve/content/video). */
+  /** Only requests about this task id (retrieve/content/video/delete). */
   jobId?: string;
   /** How many matching requests it hits before disarming; 1 by default, `Infinity` for "until cleared". */
   times?: number;

@@ -1,4 +1,5 @@
 import type { Clock } from '../../src/clock.js';
+import { resolveDialect, type StatusDialect, type StatusDialectName } from './statuses.js';
 
 /**
  * How `progress` moves while a job is `in_progress`, as a function of the
@@ -21,6 +22,21 @@ export interface JobFailurePlan {
   message: string;
 }
 
+/** The provider deletes a task's result: GET then answers 410 (or `status: "expired"`). */
+export interface JobExpiryPlan {
+  /** Milliseconds after creation; below `durationMs` the task is lost mid-run. */
+  afterMs: number;
+  /**
+   * Milliseconds after expiring when the task answers normally again: on
+   * Tuzi such a 410 may clear up (facts/tuzi.md). Absent: it stays expired.
+   */
+  recoverAfterMs?: number;
+  /** `http-410` (default): `410 {"status":"expired",…}`; `status`: 200 with the task's status spelled `expired`. */
+  as?: ExpiryAnswer;
+}
+
+export type ExpiryAnswer = 'http-410' | 'status';
+
 export interface JobPlan {
   /** Milliseconds from creation to completion, queueing included. */
   durationMs: number;
@@ -29,6 +45,10 @@ export interface JobPlan {
   curve: ProgressCurve;
   /** Absent: the job completes. */
   failure?: JobFailurePlan;
+  /** How this job's statuses are spelled; the emulator's dialect when absent. */
+  statuses?: StatusDialect | StatusDialectName;
+  /** Absent: the result is kept. */
+  expiry?: JobExpiryPlan;
 }
 
 /** What a planner sees about the job being created. */
@@ -44,7 +64,10 @@ export interface JobPlanContext {
 /** Picks a plan per job (merged over the defaults), e.g. to cycle curves in a benchmark. */
 export type JobPlanner = (job: JobPlanContext) => Partial<JobPlan>;
 
-export type EmulatedStatus = 'queued' | 'in_progress' | 'completed' | 'failed';
+export type EmulatedStatus = 'queued' | 'in_progress' | 'completed' | 'failed' | 'cancelled';
+
+/** How a stopped job ends: `cancelled`, or `failed` with error code `cancelled`. */
+export type StopAs = 'cancelled' | 'failed';
 
 export interface JobState {
   status: EmulatedStatus;
@@ -64,6 +87,13 @@ export function validatePlan(plan: JobPlan): void {
       if (f1 < f0 || p1 < p0) throw new RangeError('curve points must be non-decreasing');
     }
   }
+  if (plan.expiry) {
+    if (!(plan.expiry.afterMs >= 0)) throw new RangeError('expiry.afterMs must be >= 0');
+    if (plan.expiry.recoverAfterMs !== undefined && !(plan.expiry.recoverAfterMs >= 0)) {
+      throw new RangeError('expiry.recoverAfterMs must be >= 0');
+    }
+  }
+  resolveDialect(plan.statuses);
 }
 
 /** Progress (integer 0..99) at share `f` (0..1) of the running time. */
@@ -108,12 +138,24 @@ export interface EmulatedJobInit {
   /** Every string part of the create request, verbatim. */
   fields: Readonly<Record<string, string>>;
   inputReference?: ReceivedReference;
+  /** Which key created it (a hash, never the key), for the per-key running-job cap. */
+  keyId?: string;
+  /** Credits charged at creation. */
+  cost?: number;
+}
+
+interface Expiry {
+  at: number;
+  recoverAt: number | undefined;
+  as: ExpiryAnswer;
 }
 
 /**
  * One task. Its status is not stored but computed from the clock, so a
  * ManualClock moves every job forward at once and a restart-free emulator
- * can never drift from its own plan.
+ * can never drift from its own plan. The only stored events are the ones a
+ * caller causes (a cancel, an expiry, a delete), each with its clock time,
+ * so the state at any instant is still a pure function of that instant.
  */
 export class EmulatedJob {
   readonly id: string;
@@ -129,6 +171,11 @@ export class EmulatedJob {
   readonly videoToken: string;
   readonly fields: Readonly<Record<string, string>>;
   readonly inputReference: ReceivedReference | undefined;
+  readonly keyId: string | undefined;
+  readonly cost: number;
+  private stop: { at: number; as: StopAs } | undefined;
+  private expiry: Expiry | undefined;
+  private deletedAtMs: number | undefined;
 
   constructor(
     init: EmulatedJobInit,
@@ -145,6 +192,17 @@ export class EmulatedJob {
     this.videoToken = init.videoToken;
     this.fields = Object.freeze({ ...init.fields });
     this.inputReference = init.inputReference;
+    this.keyId = init.keyId;
+    this.cost = init.cost ?? 0;
+    const planned = init.plan.expiry;
+    if (planned) {
+      const at = this.createdAt + planned.afterMs;
+      this.expiry = {
+        at,
+        recoverAt: planned.recoverAfterMs === undefined ? undefined : at + planned.recoverAfterMs,
+        as: planned.as ?? 'http-410',
+      };
+    }
   }
 
   get status(): EmulatedStatus {
@@ -157,6 +215,70 @@ export class EmulatedJob {
 
   /** The state at `now` (the emulator's clock by default). */
   stateAt(now: number = this.clock.now()): JobState {
+    const planned = this.plannedAt(now);
+    const stop = this.stop;
+    if (!stop || now < stop.at) return planned;
+    const atStop = this.plannedAt(stop.at);
+    if (atStop.status !== 'queued' && atStop.status !== 'in_progress') return planned;
+    if (stop.as === 'cancelled') return { status: 'cancelled', progress: atStop.progress };
+    return {
+      status: 'failed',
+      progress: atStop.progress,
+      error: { code: 'cancelled', message: 'The task was cancelled before it finished' },
+    };
+  }
+
+  /** Whether the job has ended (completed, failed or cancelled) at `now`. */
+  endedAt(now: number = this.clock.now()): boolean {
+    const s = this.stateAt(now).status;
+    return s === 'completed' || s === 'failed' || s === 'cancelled';
+  }
+
+  /** Clock time the job completed (or will), if it completes. */
+  get completedAt(): number | undefined {
+    const end = this.createdAt + this.plan.durationMs;
+    return this.stateAt(end).status === 'completed' ? end : undefined;
+  }
+
+  /**
+   * Stops a queued or running job from `now` on. Returns false (and changes
+   * nothing) when it has already ended.
+   */
+  cancel(as: StopAs = 'cancelled', now: number = this.clock.now()): boolean {
+    if (this.endedAt(now)) return false;
+    this.stop = { at: now, as };
+    return true;
+  }
+
+  /** Deletes the result from `at` (default now); see JobExpiryPlan. */
+  expire(opts: { at?: number; recoverAfterMs?: number; as?: ExpiryAnswer } = {}): void {
+    const at = opts.at ?? this.clock.now();
+    this.expiry = {
+      at,
+      recoverAt: opts.recoverAfterMs === undefined ? undefined : at + opts.recoverAfterMs,
+      as: opts.as ?? 'http-410',
+    };
+  }
+
+  /** How an expired job answers at `now`, or undefined when it is not expired then. */
+  expiredAt(now: number = this.clock.now()): ExpiryAnswer | undefined {
+    const e = this.expiry;
+    if (!e || now < e.at) return undefined;
+    if (e.recoverAt !== undefined && now >= e.recoverAt) return undefined;
+    return e.as;
+  }
+
+  /** Marks the task deleted (DELETE /v1/videos/{id}); it stays here for assertions. */
+  markDeleted(now: number = this.clock.now()): void {
+    this.deletedAtMs ??= now;
+  }
+
+  /** Clock time of the DELETE, if any. */
+  get deletedAt(): number | undefined {
+    return this.deletedAtMs;
+  }
+
+  private plannedAt(now: number): JobState {
     const { durationMs, queuedFraction, curve, failure } = this.plan;
     const elapsed = now - this.createdAt;
     const queuedMs = durationMs * queuedFraction;

@@ -1,14 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Response } from 'undici';
-import {
-  DEFAULT_DURATION,
-  DEFAULT_SIZE,
-  MODELS,
-  findModel,
-  modelsSupporting,
-  type ModelCapability,
-} from '../../src/services/capabilities.js';
 import type { ReceivedReference } from './jobs.js';
+import { acceptsField, defaultSecondsOf, defaultSizeOf, OPTIONAL_FIELDS, type ProviderModel } from './models.js';
 
 /** A file part as received, for assertions. */
 export interface RecordedFile {
@@ -84,7 +77,7 @@ export async function parseMultipart(contentType: string | undefined, body: Buff
 }
 
 export interface ValidCreate {
-  model: ModelCapability;
+  model: ProviderModel;
   prompt: string;
   seconds: number;
   size: string;
@@ -142,8 +135,12 @@ export function parseCharacterTimestamps(value: string): { start: number; end: n
   return length >= 1 && length <= 3 ? { start, end } : undefined;
 }
 
-/** The seed's rules for `POST /v1/videos`, with the model table from capabilities.ts. */
-export function validateCreate(form: ParsedForm): Result<ValidCreate> {
+/**
+ * The checks a provider makes before it looks at the model: one value per
+ * field, string parts where strings belong, a model named. Returns the
+ * model id to look up in the provider's own catalogue.
+ */
+export function readModelId(form: ParsedForm): Result<string> {
   const { fields, files } = form;
   for (const name of SINGLE_FIELDS) {
     if (form.partNames.filter((n) => n === name).length > 1) {
@@ -155,30 +152,68 @@ export function validateCreate(form: ParsedForm): Result<ValidCreate> {
       return fail(400, 'invalid_type', `Parameter '${file.name}' must be a string, not a file`, file.name);
     }
   }
-
   const modelId = fields.model;
   if (modelId === undefined || modelId === '')
     return fail(400, 'missing_required_parameter', "Missing 'model'", 'model');
-  const model = findModel(modelId);
-  if (!model) {
-    return fail(
-      400,
-      'invalid_value',
-      `Invalid model '${modelId}'. Supported: ${MODELS.map((m) => m.id).join(', ')}`,
-      'model',
-    );
-  }
+  return { ok: true, value: modelId };
+}
+
+/** The models of the catalogue (in its order) that accept a duration or size, for "use X instead" hints. */
+function modelsSupporting(catalogue: readonly ProviderModel[], filter: { duration?: number; size?: string }): string[] {
+  return catalogue
+    .filter(
+      (m) =>
+        m.served !== false &&
+        (filter.duration === undefined || m.durations.includes(filter.duration)) &&
+        (filter.size === undefined || m.sizes.includes(filter.size)),
+    )
+    .map((m) => m.id);
+}
+
+/**
+ * Which optional field was sent, for a model that does not take it. OpenAI's
+ * answer to a parameter a model refuses: 400 "Unsupported parameter: 'x' is
+ * not supported with this model.", code unsupported_parameter, param x (as
+ * quoted in appatalks/eva-agent#83).
+ */
+function unsupportedField(form: ParsedForm, model: ProviderModel): string | undefined {
+  return OPTIONAL_FIELDS.find((name) => {
+    if (acceptsField(model, name)) return false;
+    if (name === 'input_reference') {
+      return form.partNames.some((n) => n === 'input_reference' || n.startsWith('input_reference['));
+    }
+    return form.partNames.includes(name);
+  });
+}
+
+/** The seed's rules for `POST /v1/videos`, against the provider's own model entry. */
+export function validateCreate(
+  form: ParsedForm,
+  model: ProviderModel,
+  catalogue: readonly ProviderModel[],
+): Result<ValidCreate> {
+  const { fields, files } = form;
 
   const prompt = fields.prompt;
   if (prompt === undefined || prompt.trim() === '') {
     return fail(400, 'missing_required_parameter', "Missing 'prompt'", 'prompt');
   }
 
-  let seconds = model.durations.includes(DEFAULT_DURATION) ? DEFAULT_DURATION : (model.durations[0] ?? 0);
+  const refused = unsupportedField(form, model);
+  if (refused) {
+    return fail(
+      400,
+      'unsupported_parameter',
+      `Unsupported parameter: '${refused}' is not supported with this model.`,
+      refused,
+    );
+  }
+
+  let seconds = defaultSecondsOf(model);
   if (fields.seconds !== undefined) {
     const n = /^\d+$/.test(fields.seconds) ? Number(fields.seconds) : NaN;
     if (!model.durations.includes(n)) {
-      const others = Number.isNaN(n) ? [] : modelsSupporting({ duration: n });
+      const others = Number.isNaN(n) ? [] : modelsSupporting(catalogue, { duration: n });
       return fail(
         400,
         'invalid_value',
@@ -190,10 +225,10 @@ export function validateCreate(form: ParsedForm): Result<ValidCreate> {
     seconds = n;
   }
 
-  let size = model.sizes.includes(DEFAULT_SIZE) ? DEFAULT_SIZE : (model.sizes[0] ?? '');
+  let size = defaultSizeOf(model);
   if (fields.size !== undefined) {
     if (!model.sizes.includes(fields.size)) {
-      const others = modelsSupporting({ size: fields.size });
+      const others = modelsSupporting(catalogue, { size: fields.size });
       return fail(
         400,
         'invalid_value',

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
@@ -171,17 +171,25 @@ describe('emulator fidelity: third-party clients', () => {
   });
 
   describe('the CLI', () => {
+    /** Starts the CLI and resolves its URL (its first stdout line). */
+    async function cli(args: string[], env: Record<string, string> = {}): Promise<{ url: string; stop: () => void }> {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'emulators/tuzi/cli.ts', '--port', '0', ...args], {
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const url = await new Promise<string>((resolve, reject) => {
+        createInterface({ input: child.stdout! }).once('line', resolve);
+        child.once('exit', (code) => reject(new Error(`cli exited ${code}`)));
+      }).catch((err: unknown) => {
+        child.kill('SIGTERM');
+        throw err;
+      });
+      return { url, stop: () => child.kill('SIGTERM') };
+    }
+
     it('prints its URL, honours TUZI_API_KEY and --job-seconds', async () => {
-      const child = spawn(
-        process.execPath,
-        ['--import', 'tsx', 'emulators/tuzi/cli.ts', '--port', '0', '--job-seconds', '0'],
-        { env: { ...process.env, TUZI_API_KEY: 'cli-secret-key' }, stdio: ['ignore', 'pipe', 'pipe'] },
-      );
+      const { url, stop } = await cli(['--job-seconds', '0'], { TUZI_API_KEY: 'cli-secret-key' });
       try {
-        const url = await new Promise<string>((resolve, reject) => {
-          createInterface({ input: child.stdout! }).once('line', resolve);
-          child.once('exit', (code) => reject(new Error(`cli exited ${code}`)));
-        });
         expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
         const post = (key: string): Promise<Response> => {
           const form = new FormData();
@@ -197,7 +205,61 @@ describe('emulator fidelity: third-party clients', () => {
         const status = await fetch(`${url}/v1/videos/${id}`, { headers: { authorization: 'Bearer cli-secret-key' } });
         expect(await status.json()).toMatchObject({ status: 'completed', progress: 100 });
       } finally {
-        child.kill('SIGTERM');
+        stop();
+      }
+    });
+
+    it('takes a models JSON file, a running-jobs cap, a status dialect and the relay answers', async () => {
+      const { dir, cleanup } = makeTempDir();
+      const file = path.join(dir, 'models.json');
+      writeFileSync(file, JSON.stringify([{ id: 'wan-2.5', durations: [5], sizes: ['adaptive'], fields: [] }]));
+      const { url, stop } = await cli([
+        '--job-seconds',
+        '600',
+        '--models',
+        file,
+        '--max-running-jobs',
+        '1',
+        '--status-dialect',
+        'relay-case',
+        '--model-not-found',
+        'new-api',
+        '--unknown-task',
+        'new-api',
+      ]);
+      try {
+        const headers = { authorization: 'Bearer any-key' };
+        const post = (model: string): Promise<Response> => {
+          const form = new FormData();
+          form.append('model', model);
+          form.append('prompt', 'p');
+          return fetch(`${url}/v1/videos`, { method: 'POST', headers, body: form });
+        };
+        const models = (await (await fetch(`${url}/v1/models`, { headers })).json()) as { data: { id: string }[] };
+        expect(models.data.map((m) => m.id)).toEqual(['wan-2.5']);
+        expect((await post('sora-2')).status).toBe(503);
+        const first = await post('wan-2.5');
+        expect(await first.json()).toMatchObject({ model: 'wan-2.5', status: 'Pending', size: 'adaptive' });
+        const second = await post('wan-2.5');
+        expect(second.status).toBe(429);
+        expect(second.headers.get('retry-after')).toBe('30');
+        const unknown = await fetch(`${url}/v1/videos/wan-2.5:task_nope`, { headers });
+        expect(unknown.status).toBe(400);
+        expect(await unknown.json()).toEqual({ code: 'task_not_exist', message: 'task_not_exist', data: null });
+      } finally {
+        stop();
+        cleanup();
+      }
+    });
+
+    it('exits 2 on a bad models file', async () => {
+      const { dir, cleanup } = makeTempDir();
+      const file = path.join(dir, 'models.json');
+      writeFileSync(file, JSON.stringify([{ id: 'x', durations: [], sizes: [] }]));
+      try {
+        await expect(cli(['--models', file])).rejects.toThrow('cli exited 2');
+      } finally {
+        cleanup();
       }
     });
   });

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { FormData, request } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startTuziEmulator, type TuziEmulator } from '../../emulators/tuzi/server.js';
-import { MODELS } from '../../src/services/capabilities.js';
+import { DEFAULT_MODELS, startTuziEmulator, type TuziEmulator } from '../../emulators/tuzi/server.js';
 import { API_KEY, REFERENCE_PNG } from './helpers.js';
 
 type Part = [name: string, value: string] | [name: string, file: { bytes: Buffer; filename: string; type: string }];
@@ -53,10 +52,11 @@ describe('emulator validation of POST /v1/videos', () => {
   ];
   const png = { bytes: readFileSync(REFERENCE_PNG), filename: 'r.png', type: 'image/png' };
 
-  it('accepts every model × duration × size of the capability table, and nothing else', async () => {
-    const allSeconds = [...new Set(MODELS.flatMap((m) => m.durations))];
-    const allSizes = [...new Set(MODELS.flatMap((m) => m.sizes))];
-    for (const model of MODELS) {
+  it("accepts every model × duration × size of the provider's own list, and nothing else", async () => {
+    const allSeconds = [...new Set(DEFAULT_MODELS.flatMap((m) => m.durations))];
+    const allSizes = [...new Set(DEFAULT_MODELS.flatMap((m) => m.sizes))];
+    expect(emu.models).toEqual(DEFAULT_MODELS);
+    for (const model of DEFAULT_MODELS) {
       for (const seconds of allSeconds) {
         const r = await post([
           ['model', model.id],
@@ -76,6 +76,55 @@ describe('emulator validation of POST /v1/videos', () => {
     }
   });
 
+  it("serves the seed's sora-1, today's sora-2 and sora-2-pro, and the non-Sora models of Tuzi's tooling", async () => {
+    const ids = DEFAULT_MODELS.map((m) => m.id);
+    expect(ids).toEqual(
+      expect.arrayContaining([
+        'sora-1',
+        'sora-2',
+        'sora-2-pro',
+        'veo3',
+        'veo3.1',
+        'veo3.1-4k',
+        'kling-v1-6',
+        'seedance-1.5-pro',
+      ]),
+    );
+    // What the bot sends today must keep working: sora-2 10/15 s in the two HD sizes, sora-2-pro up to 25 s and every size.
+    const find = (id: string) => DEFAULT_MODELS.find((m) => m.id === id);
+    expect(find('sora-2')).toMatchObject({ durations: [10, 15], sizes: ['1280x720', '720x1280'] });
+    expect(find('sora-2-pro')).toMatchObject({ durations: [10, 15, 25] });
+    expect([...(find('sora-2-pro')?.sizes ?? [])].sort()).toEqual(
+      ['1024x1024', '1024x1792', '1280x720', '1792x1024', '720x1280'].sort(),
+    );
+    const sora1 = await post([
+      ['model', 'sora-1'],
+      ['prompt', 'p'],
+      ['seconds', '15'],
+    ]);
+    expect(sora1.status).toBe(200);
+    expect(sora1.body).toMatchObject({ model: 'sora-1', seconds: '15', size: '1280x720' });
+    const veo = await post([
+      ['model', 'veo3.1'],
+      ['prompt', 'p'],
+      ['size', '9:16'],
+      ['input_reference', 'https://example.com/a.png'],
+    ]);
+    expect(veo.status).toBe(200);
+    // Omitted seconds take the model's own default, not Sora's 10.
+    expect(veo.body).toMatchObject({ model: 'veo3.1', seconds: '8', size: '9:16' });
+    expect(String(veo.body.id)).toMatch(/^veo3\.1:task_/);
+    const seedance = await post([
+      ['model', 'seedance-1.5-pro'],
+      ['prompt', 'p'],
+      ['size', 'adaptive'],
+      ['seconds', '5'],
+      ['watermark', 'false'],
+    ]);
+    expect(seedance.status).toBe(200);
+    expect(seedance.body).toMatchObject({ size: 'adaptive', seconds: '5' });
+  });
+
   it('answers a valid request like the seed example', async () => {
     const r = await post([...base, ['seconds', '15']]);
     expect(r.status).toBe(200);
@@ -87,14 +136,70 @@ describe('emulator validation of POST /v1/videos', () => {
   const cases: Array<[label: string, parts: Part[], status: number, code: string, param?: string]> = [
     ['missing model', [['prompt', 'p']], 400, 'missing_required_parameter', 'model'],
     [
-      "the seed's sora-1 (not in the table)",
+      '25 s on sora-1',
       [
         ['model', 'sora-1'],
         ['prompt', 'p'],
+        ['seconds', '25'],
       ],
       400,
       'invalid_value',
-      'model',
+      'seconds',
+    ],
+    [
+      'a pixel size on veo3',
+      [
+        ['model', 'veo3'],
+        ['prompt', 'p'],
+        ['size', '1280x720'],
+      ],
+      400,
+      'invalid_value',
+      'size',
+    ],
+    [
+      '10 s on veo3',
+      [
+        ['model', 'veo3'],
+        ['prompt', 'p'],
+        ['seconds', '10'],
+      ],
+      400,
+      'invalid_value',
+      'seconds',
+    ],
+    [
+      'a character on veo3',
+      [
+        ['model', 'veo3'],
+        ['prompt', 'p'],
+        ['character_url', 'https://example.com/pet.mp4'],
+      ],
+      400,
+      'unsupported_parameter',
+      'character_url',
+    ],
+    [
+      "watermark on kling (even 'false')",
+      [
+        ['model', 'kling-v1-6'],
+        ['prompt', 'p'],
+        ['watermark', 'false'],
+      ],
+      400,
+      'unsupported_parameter',
+      'watermark',
+    ],
+    [
+      'private on seedance',
+      [
+        ['model', 'seedance-1.5-pro'],
+        ['prompt', 'p'],
+        ['private', 'true'],
+      ],
+      400,
+      'unsupported_parameter',
+      'private',
     ],
     ['missing prompt', [['model', 'sora-2']], 400, 'missing_required_parameter', 'prompt'],
     [
