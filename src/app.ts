@@ -14,6 +14,7 @@ import { StateRepository } from './db/state-repository.js';
 import { InteractionRouter } from './interactions.js';
 import { createLogger, type Logger } from './logger.js';
 import { Delivery } from './jobs/delivery.js';
+import { Dispatcher } from './jobs/dispatcher.js';
 import { JobEvents } from './jobs/job-events.js';
 import { JobService } from './jobs/job-service.js';
 import { JobWorker } from './jobs/job-worker.js';
@@ -131,7 +132,14 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     resumeSpreadMs: Math.min(config.pollMaxMs, 30_000),
     idleCheckMs: 60_000,
   });
-  const events = new JobEvents(jobs, clock, rules, presenter, () => poller.wake(), log);
+  const events = new JobEvents(
+    jobs,
+    clock,
+    rules,
+    presenter,
+    { scheduler: () => poller.wake(), dispatcher: () => dispatcher.wake() },
+    log,
+  );
   const delivery = new Delivery(events, messenger, tuzi, log, {
     maxVideoBytes: config.maxVideoBytes,
     tempDir: config.tempDir,
@@ -143,7 +151,28 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     everyMs: 6 * 60 * 60_000,
     orphanGraceMs: 60 * 60_000,
   });
-  const jobService = new JobService(jobs, events, settings, tuzi, images, clock, log, {
+  const dispatcher = new Dispatcher(
+    jobs,
+    events,
+    tuzi,
+    presenter,
+    state,
+    clock,
+    timers,
+    log,
+    {
+      maxRunning: config.tuziMaxRunningJobs,
+      refreshMs: config.progressEditMs,
+      probeMinMs: 60_000,
+      probeMaxMs: 10 * 60_000,
+      backoffMs: 5_000,
+    },
+    {
+      paused: (p) => log.warn({ reason: p.reason }, 'moderators: the video service is paused'),
+      resumed: () => log.info('moderators: the video service resumed'),
+    },
+  );
+  const jobService = new JobService(jobs, events, settings, tuzi, images, dispatcher, clock, log, {
     maxImageBytes: config.maxImageBytes,
   });
 
@@ -185,7 +214,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     log,
     async start() {
       // Before the gateway connects, so every row still in `submitting` was left by an earlier process.
-      const interrupted = jobService.abandonInterrupted();
+      const interrupted = jobService.settleInterrupted();
       if (interrupted.length > 0)
         log.warn({ interrupted: interrupted.length }, 'jobs caught mid-submission were marked, not resent');
       const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
@@ -200,6 +229,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
           .run(applied)
           .catch((err: unknown) => log.warn({ err, jobId: applied.job.id }, 'could not explain an interrupted job'));
       poller.start();
+      dispatcher.start();
       retention.start();
       log.info({ user: client.user?.tag, guilds: client.guilds.cache.size }, 'bot ready');
     },
@@ -207,7 +237,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       return tuzi.inFlight;
     },
     idle() {
-      return handling.size === 0 && poller.activeSteps === 0;
+      return handling.size === 0 && poller.activeSteps === 0 && !dispatcher.busy;
     },
     async stop(timeoutMs = 10_000) {
       if (stopped) return;
@@ -215,12 +245,15 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       accepting = false;
       const within = (ms: number, work: Promise<unknown>) =>
         Promise.race([work, new Promise((resolve) => setTimeout(resolve, ms).unref())]);
-      await within(timeoutMs, Promise.allSettled([...handling, poller.stop(timeoutMs), retention.stop()]));
+      await within(
+        timeoutMs,
+        Promise.allSettled([...handling, dispatcher.stop(timeoutMs), poller.stop(timeoutMs), retention.stop()]),
+      );
       // What still waits on upstream (a create that never answers) is cut now,
       // while Discord is still connected, so its handler can record the outcome
       // and tell the member before the client goes.
       await tuzi.close(Math.min(timeoutMs, 2_000));
-      await within(1_000, Promise.allSettled([...handling, poller.stop(1_000)]));
+      await within(1_000, Promise.allSettled([...handling, dispatcher.stop(1_000), poller.stop(1_000)]));
       await client.destroy();
       db.close();
       log.info('stopped');

@@ -78,6 +78,7 @@ const schema = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
 
   TUZI_MAX_CONCURRENCY: int(8, 1, 256),
+  TUZI_MAX_RUNNING_JOBS: int(10, 1, 10_000),
   POLL_MIN_SECONDS: int(3, 1, 600),
   POLL_MAX_SECONDS: int(30, 1, 3600),
   JOB_MAX_WAIT_MINUTES: int(90, 1, 24 * 60),
@@ -119,6 +120,8 @@ export type Config = Readonly<{
   databasePath: string;
   logLevel: (typeof LOG_LEVELS)[number];
   tuziMaxConcurrency: number;
+  /** Most jobs running upstream at once for this key; more wait in the bot's fair line. */
+  tuziMaxRunningJobs: number;
   pollMinMs: number;
   pollMaxMs: number;
   jobMaxWaitMs: number;
@@ -178,6 +181,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     databasePath: v.DATABASE_PATH,
     logLevel: v.LOG_LEVEL,
     tuziMaxConcurrency: v.TUZI_MAX_CONCURRENCY,
+    tuziMaxRunningJobs: v.TUZI_MAX_RUNNING_JOBS,
     pollMinMs: v.POLL_MIN_SECONDS * 1000,
     pollMaxMs: v.POLL_MAX_SECONDS * 1000,
     jobMaxWaitMs: v.JOB_MAX_WAIT_MINUTES * 60_000,

@@ -1,4 +1,5 @@
-import { statusesIn, type JobStatus } from '../jobs/lifecycle.js';
+import type { LineEntry, SlotHolder } from '../jobs/fair-line.js';
+import { INITIAL_STATUS, statusesIn, type JobStatus } from '../jobs/lifecycle.js';
 import type { Db } from './database.js';
 import { sqlList } from './derived-schema.js';
 
@@ -66,6 +67,8 @@ export interface Job extends JobParams, JobOrigin {
   deliveryClaimedAt: number | null;
   /** The first time a post of the video went out to Discord: later attempts look for it first. */
   postAttemptedAt: number | null;
+  /** Who cancelled it (the member or a moderator), when it was cancelled. */
+  cancelledBy: string | null;
   deliveredMessageId: string | null;
   deliveryMode: 'attachment' | 'link' | null;
   updatedAt: number;
@@ -120,6 +123,7 @@ interface JobRow {
   delivery_attempts: number;
   delivery_claimed_at: number | null;
   post_attempted_at: number | null;
+  cancelled_by: string | null;
   delivered_message_id: string | null;
   delivery_mode: 'attachment' | 'link' | null;
   updated_at: number;
@@ -175,6 +179,7 @@ function toJob(r: JobRow): Job {
     deliveryAttempts: r.delivery_attempts,
     deliveryClaimedAt: r.delivery_claimed_at,
     postAttemptedAt: r.post_attempted_at,
+    cancelledBy: r.cancelled_by,
     deliveredMessageId: r.delivered_message_id,
     deliveryMode: r.delivery_mode,
     updatedAt: r.updated_at,
@@ -227,6 +232,7 @@ export type JobPatch = Partial<
     | 'deliveryAttempts'
     | 'deliveryClaimedAt'
     | 'postAttemptedAt'
+    | 'cancelledBy'
     | 'deliveredMessageId'
     | 'deliveryMode'
     | 'imagePath'
@@ -257,6 +263,7 @@ const PATCH_COLUMNS: Record<keyof JobPatch, string> = {
   deliveryAttempts: 'delivery_attempts',
   deliveryClaimedAt: 'delivery_claimed_at',
   postAttemptedAt: 'post_attempted_at',
+  cancelledBy: 'cancelled_by',
   deliveredMessageId: 'delivered_message_id',
   deliveryMode: 'delivery_mode',
   imagePath: 'image_path',
@@ -275,6 +282,8 @@ export class JobsRepository {
   private readonly dueStmt;
   private readonly nextDueStmt;
   private readonly withStatusStmt;
+  private readonly lineStmt;
+  private readonly slotsStmt;
   private readonly recentStmt;
   private readonly countUserStmt;
   private readonly completedSearchStmt;
@@ -302,7 +311,7 @@ export class JobsRepository {
       VALUES (@interactionId, @applicationId, @guildId, @channelId, @userId, @locale, @interactionToken,
         @tokenExpiresAt, @attachmentSizeLimit, @prompt, @model, @seconds, @size, @watermark, @private, @imagePath,
         @imageName, @imageType, @imageUrl, @characterUrl, @characterTimestamps, @characterFromTask,
-        @characterCreate, @overrides, 'submitting', @now, @now)`);
+        @characterCreate, @overrides, @status, @now, @now)`);
     this.countActive = db.prepare<[string | null, string], { n: number }>(
       `SELECT count(*) AS n FROM jobs WHERE guild_id IS ? AND user_id = ? AND status IN (${sqlList(statusesIn('holdsSlot'))})`,
     );
@@ -317,6 +326,14 @@ export class JobsRepository {
       `SELECT min(next_run_at) AS t FROM jobs WHERE status IN (${sqlList(statusesIn('scheduled'))})`,
     );
     this.withStatusStmt = db.prepare<[JobStatus], JobRow>('SELECT * FROM jobs WHERE status = ? ORDER BY id');
+    this.lineStmt = db.prepare<
+      [],
+      { id: number; guild_id: string | null; user_id: string; next_run_at: number | null }
+    >(`SELECT id, guild_id, user_id, next_run_at FROM jobs WHERE status IN (${sqlList(statusesIn('inLine'))})`);
+    this.slotsStmt = db.prepare<[], { guild_id: string | null; user_id: string; n: number }>(
+      `SELECT guild_id, user_id, count(*) AS n FROM jobs WHERE status IN (${sqlList(statusesIn('usesCapacity'))})
+       GROUP BY guild_id, user_id`,
+    );
     this.recentStmt = db.prepare<[string, number, number], JobRow>(
       'SELECT * FROM jobs WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?',
     );
@@ -358,6 +375,7 @@ export class JobsRepository {
           private: sqlValue(job.private),
           characterCreate: job.characterCreate === null ? null : sqlValue(job.characterCreate),
           overrides: job.overrides.length > 0 ? job.overrides.join(',') : null,
+          status: INITIAL_STATUS,
           now,
         });
         return { ok: true, job: this.get(Number(info.lastInsertRowid))! };
@@ -429,6 +447,27 @@ export class JobsRepository {
   /** When the earliest active job is due, or null when there is none. */
   nextDueAt(): number | null {
     return this.nextDueStmt.get()?.t ?? null;
+  }
+
+  /**
+   * The line for upstream capacity: the jobs ready to send (their next_run_at
+   * says since when; still-preparing ones are left out), and who holds the
+   * provider's running slots.
+   */
+  line(): { waiting: LineEntry[]; holders: SlotHolder[]; preparing: number[] } {
+    const waiting: LineEntry[] = [];
+    const preparing: number[] = [];
+    for (const r of this.lineStmt.all()) {
+      if (r.next_run_at === null) preparing.push(r.id);
+      else waiting.push({ id: r.id, guildId: r.guild_id, userId: r.user_id });
+    }
+    const holders = this.slotsStmt.all().map((r) => ({ guildId: r.guild_id, userId: r.user_id, slots: r.n }));
+    return { waiting, holders, preparing };
+  }
+
+  /** Runs `fn` in one immediate transaction: a read-then-claim no other process can interleave with. */
+  exclusive<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
   }
 
   /** Every job in one status, oldest first (e.g. the submissions a stopped process left behind). */

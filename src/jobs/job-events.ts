@@ -22,7 +22,7 @@ export class JobEvents {
     private readonly clock: Clock,
     private readonly rules: LifecycleRules,
     private readonly presenter: Presenter,
-    private readonly wake: () => void,
+    private readonly wake: { scheduler(): void; dispatcher(): void },
     private readonly log: Logger,
   ) {}
 
@@ -55,7 +55,10 @@ export class JobEvents {
     for (const effect of effects) {
       switch (effect.type) {
         case 'wake':
-          this.wake();
+          this.wake.scheduler();
+          break;
+        case 'dispatch':
+          this.wake.dispatcher();
           break;
         case 'showProgress':
           await this.presenter.showProgress(job);

@@ -13,6 +13,8 @@ import type { CreateVideoRequest, DownloadResult, VideoTask } from './tuzi/types
 export interface VideoApi {
   createVideo(request: CreateVideoRequest): Promise<VideoTask>;
   getVideo(id: string): Promise<VideoTask>;
+  /** Asks the provider to stop a task; true when it says it did. */
+  deleteVideo(id: string): Promise<boolean>;
   downloadVideo(
     idOrUrl: string,
     destination: string,

@@ -39,6 +39,7 @@ function job(overrides: Partial<Job> = {}): Job {
     deliveryAttempts: 0,
     deliveryClaimedAt: null,
     postAttemptedAt: null,
+    cancelledBy: null,
     deliveredMessageId: null,
     deliveryMode: null,
     messageId: '1300000000000000001',
