@@ -58,6 +58,7 @@ import type {
   InteractionHandle,
   ModalSubmission,
   RecordedRequest,
+  RoleInfo,
   SlashCommandInvocation,
   TimelineEntry,
   UserInfo,
@@ -85,6 +86,12 @@ export interface DiscordEmulator {
   createUser(opts?: CreateUserOptions): UserInfo;
   /** Changes a member's permissions (decimal bitfield string); adds the member when missing. */
   setMemberPermissions(guildId: string, userId: string, permissions: string): void;
+  /** Makes a role (GUILD_ROLE_CREATE); `permissions` is a decimal bitfield, none by default. */
+  createRole(guildId: string, opts?: { name?: string; permissions?: string }): RoleInfo;
+  /** Deletes a role and takes it from every member (GUILD_ROLE_DELETE). */
+  deleteRole(guildId: string, roleId: string): void;
+  /** Replaces a member's roles; their permissions follow (GUILD_MEMBER_UPDATE, GUILD_MEMBERS intent only). */
+  setMemberRoles(guildId: string, userId: string, roleIds: string[]): void;
 
   /** Registers commands directly, with the same validation as the PUT route. */
   registerCommands(definitions: unknown[], guildId?: string): StoredCommand[];
@@ -300,7 +307,8 @@ export async function startDiscordEmulator(opts: DiscordEmulatorOptions = {}): P
       guildCreates: [...world.guilds.values()].map((g) => world.apiGuildCreate(g)),
     }),
   });
-  world.onGuildEvent = (t, d) => gateway.dispatch(t, d);
+  world.onGuildEvent = (t, d, intent) =>
+    gateway.dispatch(t, d, intent === undefined ? undefined : (intents) => (intents & intent) !== 0);
 
   const interactions = new Interactions(world, {
     applicationId,
@@ -763,6 +771,9 @@ export async function startDiscordEmulator(opts: DiscordEmulatorOptions = {}): P
     createChannel: (guildId, o) => world.createChannel(guildId, o),
     createUser: (o) => world.createUser(o),
     setMemberPermissions: (g, u, p) => world.setMemberPermissions(g, u, p),
+    createRole: (g, o) => world.createRole(g, o),
+    deleteRole: (g, r) => world.deleteRole(g, r),
+    setMemberRoles: (g, u, r) => world.setMemberRoles(g, u, r),
     registerCommands: (definitions, guildId) => {
       const valid = validateCommandList(definitions, guildId !== undefined);
       if (guildId !== undefined) world.guild(guildId);

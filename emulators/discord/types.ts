@@ -95,6 +95,13 @@ export interface CreateChannelOptions {
   botPermissions?: string;
 }
 
+/** A role made with `createRole`; `permissions` is a decimal bitfield string as Discord sends it. */
+export interface RoleInfo {
+  id: string;
+  name: string;
+  permissions: string;
+}
+
 export interface CreateUserOptions {
   username?: string;
   globalName?: string | null;
