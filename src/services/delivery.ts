@@ -13,6 +13,7 @@ import {
   type ProgressView,
 } from '../ui/render.js';
 import type { DiscordMessenger, SendOutcome } from './discord-messenger.js';
+import type { JobLifecycleEvents } from './mod-log.js';
 import type { VideoApi } from './video-api.js';
 import { isRetryableUpstreamError } from './video-api.js';
 import { TuziError } from './tuzi/errors.js';
@@ -47,6 +48,8 @@ export class Delivery {
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly options: DeliveryOptions,
+    /** Told of every job that ends without a video (the moderator log). */
+    private readonly events?: Pick<JobLifecycleEvents, 'failed'>,
   ) {}
 
   /**
@@ -66,6 +69,7 @@ export class Delivery {
 
   /** Shows a final state (failed, timed out, not started) on the reply, or in a new message if the reply is gone. */
   async showFailure(job: Job): Promise<void> {
+    this.events?.failed(job);
     const body = renderJob(
       job,
       { status: job.status, progress: job.progress },

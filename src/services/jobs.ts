@@ -4,11 +4,13 @@ import { UserFacingError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { t } from '../ui/i18n.js';
 import { renderJob, type MessageBody } from '../ui/render.js';
+import type { AdmissionService } from './admission.js';
 import type { Delivery } from './delivery.js';
 import type { ImageStore } from './image-store.js';
+import type { JobLifecycleEvents } from './mod-log.js';
 import type { Poller } from './poller.js';
 import { nextPollDelay, type PollBounds } from './poll-policy.js';
-import { utcDayStart, type SettingsService } from './settings.js';
+import { utcDayStart, type EffectiveSettings, type SettingsService } from './settings.js';
 import { validateSoraOptions, type SoraOptions } from './sora-request.js';
 import type { CreateVideoRequest } from './tuzi/types.js';
 import { TuziError } from './tuzi/errors.js';
@@ -25,6 +27,8 @@ export interface CommandContext {
   guildId: string | null;
   channelId: string;
   userId: string;
+  /** The member's role ids (the server's id stands for @everyone), for role rules. */
+  memberRoleIds: readonly string[];
   locale: string;
   attachmentSizeLimit: number;
   /** When the interaction arrived (the token's 15 minutes start here). */
@@ -77,6 +81,12 @@ export interface JobServiceOptions extends PollBounds {
   maxImageBytes: number;
 }
 
+/** The server's controls (issue #17): who may start a job, and who hears that it started. */
+export interface JobControls {
+  admission: AdmissionService;
+  events?: Pick<JobLifecycleEvents, 'started'>;
+}
+
 /**
  * Turns a validated `/sora` into a job: limits and the row first (atomic,
  * before the deferral so a refusal stays private), then the deferral, the
@@ -93,6 +103,7 @@ export class JobService {
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly options: JobServiceOptions,
+    private readonly controls?: JobControls,
   ) {}
 
   /**
@@ -110,7 +121,9 @@ export class JobService {
     try {
       const request = validateSoraOptions(options, { maxImageBytes: this.options.maxImageBytes });
       const effective = this.settings.effective(ctx.guildId);
-      const applied = this.settings.apply(effective, request, ctx.channelId);
+      const admitted = this.controls?.admission.admit(ctx, request, effective) ?? { settings: effective, cost: 0 };
+      const limits = admitted.settings;
+      const applied = this.settings.apply(limits, request, ctx.channelId);
       params = {
         prompt: request.prompt,
         model: request.model,
@@ -142,11 +155,24 @@ export class JobService {
           interactionToken: ctx.token,
           tokenExpiresAt: ctx.receivedAt + INTERACTION_TOKEN_TTL_MS,
           attachmentSizeLimit: ctx.attachmentSizeLimit,
+          cost: admitted.cost,
         },
-        { maxActive: effective.maxActive, dailyLimit: effective.dailyLimit, dayStart: utcDayStart(now) },
+        {
+          maxActive: limits.maxActive,
+          dailyLimit: limits.dailyLimit,
+          dayStart: utcDayStart(now),
+          serverDailyLimit: effective.serverDailyLimit,
+          serverDailyCredits: effective.serverDailyCredits,
+        },
         now,
       );
-      if (!result.ok) throw this.limitError(result, effective.maxActive, effective.dailyLimit, now);
+      if (!result.ok) {
+        if (result.reason === 'server_daily_limit' || result.reason === 'server_daily_credits') {
+          const { ok: _ok, reason, ...detail } = result;
+          this.controls?.admission.budgetRefused(ctx, request, reason, detail);
+        }
+        throw this.limitError(result, limits, now);
+      }
     } catch (err) {
       if (err instanceof UserFacingError) {
         await responder.refuse(t(ctx.locale, err.key, err.params));
@@ -224,6 +250,7 @@ export class JobService {
       now,
     );
     if (!queued) return undefined;
+    this.controls?.events?.started(queued);
     this.poller.wake();
     await this.delivery.showProgress(queued, { status, progress });
     return this.jobs.get(job.id);
@@ -259,17 +286,23 @@ export class JobService {
 
   private limitError(
     result: Exclude<InsertResult, { ok: true }>,
-    maxActive: number,
-    dailyLimit: number,
+    limits: EffectiveSettings,
     now: number,
   ): UserFacingError {
+    const reset = `<t:${Math.floor((utcDayStart(now) + 86_400_000) / 1000)}:R>`;
     switch (result.reason) {
       case 'max_active':
-        return new UserFacingError('sora.limit_active', { active: result.active, max: maxActive });
+        return new UserFacingError('sora.limit_active', { active: result.active, max: limits.maxActive });
       case 'daily_limit':
-        return new UserFacingError('sora.limit_daily', {
-          max: dailyLimit,
-          reset: `<t:${Math.floor((utcDayStart(now) + 86_400_000) / 1000)}:R>`,
+        return new UserFacingError('sora.limit_daily', { max: limits.dailyLimit, reset });
+      case 'server_daily_limit':
+        return new UserFacingError('sora.limit_server_daily', { max: limits.serverDailyLimit, reset });
+      case 'server_daily_credits':
+        return new UserFacingError('sora.limit_server_credits', {
+          used: result.used,
+          max: limits.serverDailyCredits,
+          cost: result.cost,
+          reset,
         });
       case 'duplicate':
         return new UserFacingError('sora.duplicate');

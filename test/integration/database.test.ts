@@ -67,16 +67,40 @@ describe('database', () => {
     const [initial] = loadMigrations();
     const file = tmpFile();
     const old = openDatabase(file, [initial!]);
-    const jobs = new JobsRepository(old);
-    const r = jobs.insertWithinQuota(newJob(), { maxActive: 0, dailyLimit: 0, dayStart: 0 }, 1_000);
-    if (!r.ok) throw new Error('insert refused');
+    // Written as 001 knew a job: today's repository names columns later migrations added.
+    const j = newJob();
+    const id = Number(
+      old
+        .prepare(
+          `INSERT INTO jobs (interaction_id, application_id, guild_id, channel_id, user_id, locale, interaction_token,
+             token_expires_at, attachment_size_limit, prompt, model, seconds, size, watermark, private, status,
+             created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 'submitting', 1000, 1000)`,
+        )
+        .run(
+          j.interactionId,
+          j.applicationId,
+          j.guildId,
+          j.channelId,
+          j.userId,
+          j.locale,
+          j.interactionToken,
+          j.tokenExpiresAt,
+          j.attachmentSizeLimit,
+          j.prompt,
+          j.model,
+          j.seconds,
+          j.size,
+        ).lastInsertRowid,
+    );
     old.close();
     const upgraded = openDatabase(file);
-    expect(new JobsRepository(upgraded).get(r.job.id)).toMatchObject({
-      id: r.job.id,
+    expect(new JobsRepository(upgraded).get(id)).toMatchObject({
+      id,
       status: 'submitting',
       startedAt: null,
       startedProgress: null,
+      cost: 0,
     });
     upgraded.close();
   });
