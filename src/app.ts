@@ -7,12 +7,14 @@ import { createSoraJobsCommand } from './commands/sora-jobs.js';
 import { createSoraCommand } from './commands/sora.js';
 import { commandDefinitions } from './commands/index.js';
 import type { Config } from './config.js';
+import { ControlsRepository } from './db/controls-repository.js';
 import { openDatabase, type Db } from './db/database.js';
 import { JobsRepository } from './db/jobs-repository.js';
 import { SettingsRepository } from './db/settings-repository.js';
 import { StateRepository } from './db/state-repository.js';
 import { InteractionRouter } from './interactions.js';
 import { createLogger, type Logger } from './logger.js';
+import { AdmissionService } from './services/admission.js';
 import { syncCommands } from './services/command-sync.js';
 import { Delivery } from './services/delivery.js';
 import { DiscordMessenger } from './services/discord-messenger.js';
@@ -20,6 +22,7 @@ import { ImageRetention } from './services/image-retention.js';
 import { ImageStore } from './services/image-store.js';
 import { JobWorker } from './services/job-worker.js';
 import { JobService } from './services/jobs.js';
+import { ChannelLogSender, ModLog } from './services/mod-log.js';
 import { Poller } from './services/poller.js';
 import { SettingsService } from './services/settings.js';
 import { TuziClient } from './services/tuzi/client.js';
@@ -87,6 +90,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
   const settingsRepo = new SettingsRepository(db);
   const state = new StateRepository(db);
   const settings = new SettingsService(settingsRepo, config.serverDefaults);
+  const controls = new ControlsRepository(db);
 
   const tuzi = new TuziClient({
     baseUrl: config.tuziBaseUrl,
@@ -104,16 +108,34 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     },
   });
 
+  const modLog = new ModLog(
+    (guildId) => settings.effective(guildId).logChannel,
+    new ChannelLogSender(client.rest),
+    clock,
+    timers,
+    log,
+    (guildId) => client.guilds.cache.get(guildId)?.preferredLocale ?? 'en-US',
+  );
+  const admission = new AdmissionService(controls, settings, modLog, clock);
+
   const dataDir = path.dirname(path.resolve(config.databasePath));
   const messenger = new DiscordMessenger(client.rest, clock, () => client.user?.id);
-  const delivery = new Delivery(jobs, messenger, tuzi, clock, log, {
-    progressEditMs: config.progressEditMs,
-    maxVideoBytes: config.maxVideoBytes,
-    tempDir: config.tempDir,
-    jobMaxWaitMs: config.jobMaxWaitMs,
-    maxDeliveryAttempts: MAX_DELIVERY_ATTEMPTS,
-    leaseMs: LEASE_MS,
-  });
+  const delivery = new Delivery(
+    jobs,
+    messenger,
+    tuzi,
+    clock,
+    log,
+    {
+      progressEditMs: config.progressEditMs,
+      maxVideoBytes: config.maxVideoBytes,
+      tempDir: config.tempDir,
+      jobMaxWaitMs: config.jobMaxWaitMs,
+      maxDeliveryAttempts: MAX_DELIVERY_ATTEMPTS,
+      leaseMs: LEASE_MS,
+    },
+    modLog,
+  );
   const worker = new JobWorker(
     jobs,
     tuzi,
@@ -135,17 +157,24 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     everyMs: 6 * 60 * 60_000,
     orphanGraceMs: 60 * 60_000,
   });
-  const jobService = new JobService(jobs, settings, tuzi, images, delivery, poller, clock, log, {
-    minMs: config.pollMinMs,
-    maxMs: config.pollMaxMs,
-    maxImageBytes: config.maxImageBytes,
-  });
+  const jobService = new JobService(
+    jobs,
+    settings,
+    tuzi,
+    images,
+    delivery,
+    poller,
+    clock,
+    log,
+    { minMs: config.pollMinMs, maxMs: config.pollMaxMs, maxImageBytes: config.maxImageBytes },
+    { admission, events: modLog },
+  );
 
   const history = createSoraJobsCommand({ jobs, maxWaitMs: config.jobMaxWaitMs });
   const router = new InteractionRouter(
     [
       createSoraCommand({ jobs: jobService, jobsRepo: jobs, clock }),
-      createSoraConfigCommand({ settings, jobs, clock }),
+      createSoraConfigCommand({ settings, settingsRepo, controls, jobs, clock, modLog }),
       history.command,
     ],
     [
@@ -197,7 +226,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       return tuzi.inFlight;
     },
     idle() {
-      return handling.size === 0 && poller.activeSteps === 0;
+      return handling.size === 0 && poller.activeSteps === 0 && modLog.sending === 0;
     },
     async stop(timeoutMs = 10_000) {
       if (stopped) return;
@@ -211,6 +240,8 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       // and tell the member before the client goes.
       await tuzi.close(Math.min(timeoutMs, 2_000));
       await within(1_000, Promise.allSettled([...handling, poller.stop(1_000)]));
+      // What the moderator log still holds goes out while Discord is connected.
+      await within(2_000, modLog.close());
       await client.destroy();
       db.close();
       log.info('stopped');
