@@ -2,7 +2,7 @@ import type { Clock } from '../clock.js';
 import type { ControlsRepository, RefusalReason, RoleRule } from '../db/controls-repository.js';
 import { UserFacingError } from '../errors.js';
 import type { ModLog } from './mod-log.js';
-import { compileTerms, findBlockedTerm } from './prompt-filter.js';
+import { findBlockedTerm, termFromKey } from './prompt-filter.js';
 import type { EffectiveSettings, SettingsService } from './settings.js';
 import type { ValidatedSoraRequest } from './sora-request.js';
 
@@ -127,7 +127,7 @@ export class AdmissionService {
       });
     }
 
-    const terms = compileTerms(this.controls.filterTerms(guildId).map((t) => t.term));
+    const terms = this.controls.filterTerms(guildId).map((t) => termFromKey(t.key, t.term));
     const hit = findBlockedTerm(filteredTexts(request), terms);
     if (hit) {
       // The audit keeps which term matched; the member and the log are never told.

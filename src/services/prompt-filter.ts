@@ -94,6 +94,16 @@ export function compileTerm(input: string): FilterTerm {
   return { term, core, openStart, openEnd, key: `${openStart ? '*' : ''}${core}${openEnd ? '*' : ''}` };
 }
 
+/**
+ * A stored term, rebuilt from its key without normalising again: the key is
+ * already the normalised form, and this runs for every term on every `/sora`.
+ */
+export function termFromKey(key: string, term: string): FilterTerm {
+  const openStart = key.startsWith('*');
+  const openEnd = key.length > 1 && key.endsWith('*');
+  return { term, key, openStart, openEnd, core: key.slice(openStart ? 1 : 0, openEnd ? -1 : undefined) };
+}
+
 /** Compiles stored terms, skipping any that no longer compile (rules may tighten between versions). */
 export function compileTerms(terms: readonly string[]): FilterTerm[] {
   const out: FilterTerm[] = [];

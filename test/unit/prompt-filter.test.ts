@@ -5,6 +5,7 @@ import {
   compileTerms,
   findBlockedTerm,
   FILTER_TERM_MAX_LENGTH,
+  termFromKey,
 } from '../../src/services/prompt-filter.js';
 
 const blocks = (terms: string[], text: string) => findBlockedTerm([text], compileTerms(terms))?.term;
@@ -75,6 +76,13 @@ describe('prompt filter', () => {
     expect(compileTerm('ＢＡＤ').key).toBe('bad');
     expect(compileTerm('*Bad*').key).toBe('*bad*');
     expect(compileTerm('禁 词').key).toBe(compileTerm('禁词').key);
+  });
+
+  it('rebuilds a stored term from its key exactly as compiling it did', () => {
+    for (const t of ['bad', '*Bad', 'cat*', '*禁 词*', 'the mat']) {
+      const compiled = compileTerm(t);
+      expect(termFromKey(compiled.key, compiled.term)).toEqual(compiled);
+    }
   });
 
   it('refuses terms it cannot match sensibly', () => {
