@@ -7,6 +7,7 @@ import { createSoraJobsCommand } from './commands/sora-jobs.js';
 import { createSoraCommand } from './commands/sora.js';
 import { commandDefinitions } from './commands/index.js';
 import type { Config } from './config.js';
+import { ControlsRepository } from './db/controls-repository.js';
 import { openDatabase, type Db } from './db/database.js';
 import { JobsRepository } from './db/jobs-repository.js';
 import { SettingsRepository } from './db/settings-repository.js';
@@ -21,10 +22,12 @@ import { JobWorker } from './jobs/job-worker.js';
 import type { LifecycleRules } from './jobs/lifecycle.js';
 import { Poller } from './jobs/poller.js';
 import { Presenter } from './jobs/presenter.js';
+import { AdmissionService } from './services/admission.js';
 import { syncCommands } from './services/command-sync.js';
 import { DiscordMessenger } from './services/discord-messenger.js';
 import { ImageRetention } from './services/image-retention.js';
 import { ImageStore } from './services/image-store.js';
+import { ChannelLogSender, lifecycleObserver, ModLog } from './services/mod-log.js';
 import { nextPollDelay } from './services/poll-policy.js';
 import { SettingsService } from './services/settings.js';
 import { TuziClient } from './services/tuzi/client.js';
@@ -92,6 +95,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
   const settingsRepo = new SettingsRepository(db);
   const state = new StateRepository(db);
   const settings = new SettingsService(settingsRepo, config.serverDefaults);
+  const controls = new ControlsRepository(db);
 
   const tuzi = new TuziClient({
     baseUrl: config.tuziBaseUrl,
@@ -108,6 +112,16 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       ...(config.discordApiUrl ? { api: config.discordApiUrl } : {}),
     },
   });
+
+  const modLog = new ModLog(
+    (guildId) => settings.effective(guildId).logChannel,
+    new ChannelLogSender(client.rest),
+    clock,
+    timers,
+    log,
+    (guildId) => client.guilds.cache.get(guildId)?.preferredLocale ?? 'en-US',
+  );
+  const admission = new AdmissionService(controls, settings, modLog, clock);
 
   const dataDir = path.dirname(path.resolve(config.databasePath));
   const random = overrides.random ?? Math.random;
@@ -139,6 +153,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     presenter,
     { scheduler: () => poller.wake(), dispatcher: () => dispatcher.wake() },
     log,
+    lifecycleObserver(modLog),
   );
   const delivery = new Delivery(events, messenger, tuzi, log, {
     maxVideoBytes: config.maxVideoBytes,
@@ -172,15 +187,24 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       resumed: () => log.info('moderators: the video service resumed'),
     },
   );
-  const jobService = new JobService(jobs, events, settings, tuzi, images, dispatcher, clock, log, {
-    maxImageBytes: config.maxImageBytes,
-  });
+  const jobService = new JobService(
+    jobs,
+    events,
+    settings,
+    tuzi,
+    images,
+    dispatcher,
+    clock,
+    log,
+    { maxImageBytes: config.maxImageBytes },
+    admission,
+  );
 
   const history = createSoraJobsCommand({ jobs });
   const router = new InteractionRouter(
     [
       createSoraCommand({ jobs: jobService, jobsRepo: jobs, clock }),
-      createSoraConfigCommand({ settings, jobs, clock }),
+      createSoraConfigCommand({ settings, settingsRepo, controls, jobs, clock, modLog }),
       history.command,
     ],
     createComponentHandler({
@@ -237,7 +261,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       return tuzi.inFlight;
     },
     idle() {
-      return handling.size === 0 && poller.activeSteps === 0 && !dispatcher.busy;
+      return handling.size === 0 && poller.activeSteps === 0 && !dispatcher.busy && modLog.sending === 0;
     },
     async stop(timeoutMs = 10_000) {
       if (stopped) return;
@@ -254,6 +278,8 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       // and tell the member before the client goes.
       await tuzi.close(Math.min(timeoutMs, 2_000));
       await within(1_000, Promise.allSettled([...handling, dispatcher.stop(1_000), poller.stop(1_000)]));
+      // What the moderator log still holds goes out while Discord is connected.
+      await within(2_000, modLog.close());
       await client.destroy();
       db.close();
       log.info('stopped');

@@ -3,7 +3,7 @@ import path from 'node:path';
 import dotenv from 'dotenv';
 import { z } from 'zod';
 import { LOG_LEVELS } from './logger.js';
-import { MODELS, parseModelList } from './services/capabilities.js';
+import { MODELS, splitModelList } from './services/capabilities.js';
 
 const httpUrl = (what: string) =>
   z
@@ -99,7 +99,7 @@ const schema = z.object({
     .transform((v, ctx) => {
       if (v === undefined || v === '') return [...modelIds];
       // Read exactly as /sora-config allowed_models reads it.
-      const { models: list, unknown } = parseModelList(v, modelIds);
+      const { models: list, unknown } = splitModelList(v, modelIds);
       if (unknown.length > 0 || list.length === 0) {
         ctx.addIssue({
           code: 'custom',

@@ -72,6 +72,7 @@ import type {
   ModalSubmission,
   PermissionOverwriteSpec,
   RecordedRequest,
+  RoleInfo,
   SlashCommandInvocation,
   ThreadUpdate,
   TimelineEntry,
@@ -118,6 +119,12 @@ export interface DiscordEmulator {
     archiveTimestamp: number;
     autoArchiveMinutes: number;
   };
+  /** Makes a role (GUILD_ROLE_CREATE); `permissions` is a decimal bitfield, none by default. */
+  createRole(guildId: string, opts?: { name?: string; permissions?: string }): RoleInfo;
+  /** Deletes a role and takes it from every member (GUILD_ROLE_DELETE). */
+  deleteRole(guildId: string, roleId: string): void;
+  /** Replaces a member's roles; their permissions follow (GUILD_MEMBER_UPDATE, GUILD_MEMBERS intent only). */
+  setMemberRoles(guildId: string, userId: string, roleIds: string[]): void;
 
   /** Registers commands directly, with the same validation as the PUT route. */
   registerCommands(definitions: unknown[], guildId?: string): StoredCommand[];
@@ -363,7 +370,8 @@ export async function startDiscordEmulator(opts: DiscordEmulatorOptions = {}): P
       };
     },
   });
-  world.onGuildEvent = (t, d) => gateway.dispatch(t, d);
+  world.onGuildEvent = (t, d, intent) =>
+    gateway.dispatch(t, d, intent === undefined ? undefined : (intents) => (intents & intent) !== 0);
 
   const oldEdits = opts.oldMessageEdits === false ? null : new OldMessageEditCap(opts.oldMessageEdits ?? {});
   /** The 30046 cap, before an edit of a message is applied (age on the emulator clock). */
@@ -988,6 +996,9 @@ export async function startDiscordEmulator(opts: DiscordEmulatorOptions = {}): P
         autoArchiveMinutes: t.autoArchiveMinutes,
       };
     },
+    createRole: (g, o) => world.createRole(g, o),
+    deleteRole: (g, r) => world.deleteRole(g, r),
+    setMemberRoles: (g, u, r) => world.setMemberRoles(g, u, r),
     registerCommands: (definitions, guildId) => {
       const valid = validateCommandList(definitions, guildId !== undefined);
       if (guildId !== undefined) world.guild(guildId);

@@ -193,6 +193,13 @@ export interface ThreadUpdate {
   autoArchiveDurationMinutes?: 60 | 1440 | 4320 | 10080;
 }
 
+/** A role made with `createRole`; `permissions` is a decimal bitfield string as Discord sends it. */
+export interface RoleInfo {
+  id: string;
+  name: string;
+  permissions: string;
+}
+
 export interface CreateUserOptions {
   username?: string;
   globalName?: string | null;

@@ -17,6 +17,7 @@ import {
   Permission,
   applyOverwrites,
   has,
+  effective,
   parsePermissions,
   type Overwrite,
 } from './permissions.js';
@@ -30,6 +31,7 @@ import type {
   GuildInfo,
   PermissionOverwriteSpec,
   ThreadUpdate,
+  RoleInfo,
   TimelineAttachment,
   TimelineEntry,
   UserInfo,
@@ -53,6 +55,8 @@ export const TIER_UPLOAD_LIMITS = [10 * MiB, 10 * MiB, 50 * MiB, 100 * MiB] as c
  * "Uploading Files"); figures from Discord's Nitro support pages.
  */
 export const NITRO_UPLOAD_LIMITS = [0, 50 * MiB, 500 * MiB, 50 * MiB] as const;
+/** GUILD_MEMBERS (1 << 1), privileged: member updates reach only bots that asked for it. */
+const GUILD_MEMBERS_INTENT = 1 << 1;
 
 export interface UserRec {
   id: string;
@@ -227,8 +231,11 @@ export class World {
   private readonly signingKey = randomBytes(32);
   private timelineSeq = 0;
   readonly counters: WorldCounters = { messagesCreated: 0, messagesEdited: 0, messagesDeleted: 0, uploadedBytes: 0 };
-  /** Set by the server: tells connected bots about new guilds, channels and roles. */
-  onGuildEvent: (t: string, d: unknown) => void = () => {};
+  /**
+   * Set by the server: tells connected bots about new guilds, channels and
+   * roles; `intent` limits it to sessions that asked for that intent.
+   */
+  onGuildEvent: (t: string, d: unknown, intent?: number) => void = () => {};
   /** While a guild is being built its parts are not announced: GUILD_CREATE carries them. */
   private building: string | null = null;
 
@@ -649,6 +656,80 @@ export class World {
     }
     existing.permissions = bits;
     existing.roles = this.rolesFor(guild, bits);
+  }
+
+  // ---- roles ------------------------------------------------------------------
+  // Shapes from discord-api-docs: resources/guild (Guild Member object: `roles`
+  // is an array of role ids; @everyone is implied, never listed), topics/
+  // permissions (base permissions = @everyone's OR every role's; ADMINISTRATOR
+  // means all), events/gateway-events (GUILD_ROLE_CREATE {guild_id, role},
+  // GUILD_ROLE_DELETE {guild_id, role_id} under the GUILDS intent;
+  // GUILD_MEMBER_UPDATE {guild_id, roles, user, …} only under the privileged
+  // GUILD_MEMBERS intent).
+
+  /** A role a moderator made (not managed, no permissions beyond @everyone's unless given). */
+  createRole(guildId: string, o: { name?: string; permissions?: string } = {}): RoleInfo {
+    const guild = this.guild(guildId);
+    const role: RoleRec = {
+      id: this.ids.next(),
+      name: o.name ?? `role-${guild.roles.length}`,
+      permissions: parsePermissions(o.permissions, 0n),
+      position: guild.roles.length,
+      managed: false,
+    };
+    guild.roles.push(role);
+    if (this.building !== guild.id)
+      this.onGuildEvent('GUILD_ROLE_CREATE', { guild_id: guild.id, role: this.apiRole(role) });
+    return { id: role.id, name: role.name, permissions: role.permissions.toString() };
+  }
+
+  /** Deletes a role: Discord takes it from every member and tells bots with GUILD_ROLE_DELETE. */
+  deleteRole(guildId: string, roleId: string): void {
+    const guild = this.guild(guildId);
+    const role = guild.roles.find((r) => r.id === roleId);
+    if (!role || role.id === guild.id || role.managed) throw new Error(`role ${roleId} cannot be deleted`);
+    guild.roles = guild.roles.filter((r) => r.id !== roleId);
+    for (const m of guild.members.values()) {
+      if (!m.roles.includes(roleId)) continue;
+      m.roles = m.roles.filter((r) => r !== roleId);
+      m.permissions = this.permissionsFromRoles(guild, m.roles);
+    }
+    this.onGuildEvent('GUILD_ROLE_DELETE', { guild_id: guild.id, role_id: roleId });
+  }
+
+  /** Replaces a member's roles (Modify Guild Member `roles`); their permissions follow from the roles. */
+  setMemberRoles(guildId: string, userId: string, roleIds: string[]): void {
+    const guild = this.guild(guildId);
+    const member = guild.members.get(userId);
+    if (!member) throw new Error(`user ${userId} is not a member of guild ${guildId}`);
+    for (const id of roleIds)
+      if (id === guild.id || !guild.roles.some((r) => r.id === id)) throw new Error(`unknown role ${id}`);
+    member.roles = [...new Set(roleIds)];
+    member.permissions = this.permissionsFromRoles(guild, member.roles);
+    const { user, roles, nick, avatar, joined_at, premium_since, pending, communication_disabled_until, flags } =
+      this.apiMember(guild, userId);
+    this.onGuildEvent(
+      'GUILD_MEMBER_UPDATE',
+      {
+        guild_id: guild.id,
+        user,
+        roles,
+        nick,
+        avatar,
+        joined_at,
+        premium_since,
+        pending,
+        communication_disabled_until,
+        flags,
+      },
+      GUILD_MEMBERS_INTENT,
+    );
+  }
+
+  private permissionsFromRoles(guild: GuildRec, roleIds: readonly string[]): bigint {
+    let bits = guild.roles[0]!.permissions;
+    for (const r of guild.roles) if (roleIds.includes(r.id)) bits |= r.permissions;
+    return effective(bits);
   }
 
   /**

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { Job, JobsRepository } from '../db/jobs-repository.js';
 import type { Logger } from '../logger.js';
-import { decide, type Effect, type JobEvent, type LifecycleRules } from './lifecycle.js';
+import { decide, type Effect, type JobEvent, type JobStatus, type LifecycleRules } from './lifecycle.js';
 import type { Presenter } from './presenter.js';
 
 /** An event applied to the row: the job as it is now, and what is left to run. */
@@ -24,6 +24,8 @@ export class JobEvents {
     private readonly presenter: Presenter,
     private readonly wake: { scheduler(): void; dispatcher(): void },
     private readonly log: Logger,
+    /** Told of every change that happened (the moderator log listens here). */
+    private readonly observe: (job: Job, from: JobStatus) => void = () => undefined,
   ) {}
 
   /** Decides and writes, without running the effects (for callers that run them later). */
@@ -40,6 +42,7 @@ export class JobEvents {
       this.log.debug({ jobId: job.id, event: event.type, from }, 'event lost a race; the row moved on');
       return undefined;
     }
+    this.observe(updated, from);
     return { job: updated, effects };
   }
 

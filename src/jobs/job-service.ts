@@ -3,7 +3,8 @@ import type { Job, JobsRepository, InsertResult } from '../db/jobs-repository.js
 import { UserFacingError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ImageStore } from '../services/image-store.js';
-import { utcDayStart, type SettingsService } from '../services/settings.js';
+import type { AdmissionService } from '../services/admission.js';
+import { utcDayStart, type EffectiveSettings, type SettingsService } from '../services/settings.js';
 import { validateSoraOptions, type SoraOptions } from '../services/sora-request.js';
 import type { VideoApi } from '../services/video-api.js';
 import { renderJob } from '../ui/render.js';
@@ -35,20 +36,36 @@ export class JobService {
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly options: JobServiceOptions,
+    /** The server's controls: blocks, role rules, the prompt filter, the budget's refusals. */
+    private readonly admission: AdmissionService,
   ) {}
 
   /** `reuseImage`: a stored reference image to send again (a re-roll), instead of a new Discord attachment. */
   async start(ctx: CommandContext, options: SoraOptions, responder: Responder, reuseImage?: ReusedImage): Promise<Job> {
     const request = validateSoraOptions(options, { maxImageBytes: this.options.maxImageBytes });
     const effective = this.settings.effective(ctx.guildId);
-    const applied = this.settings.apply(effective, request, ctx.channelId);
+    const admitted = this.admission.admit(ctx, request, effective);
+    const limits = admitted.settings;
+    const applied = this.settings.apply(limits, request, ctx.channelId);
     const now = this.clock.now();
     const result = this.jobs.insertWithinQuota(
-      newJobRow(ctx, jobParams(request, applied, reuseImage)),
-      { maxActive: effective.maxActive, dailyLimit: effective.dailyLimit, dayStart: utcDayStart(now) },
+      { ...newJobRow(ctx, jobParams(request, applied, reuseImage)), cost: admitted.cost },
+      {
+        maxActive: limits.maxActive,
+        dailyLimit: limits.dailyLimit,
+        dayStart: utcDayStart(now),
+        serverDailyLimit: effective.serverDailyLimit,
+        serverDailyCredits: effective.serverDailyCredits,
+      },
       now,
     );
-    if (!result.ok) throw limitError(result, effective.maxActive, effective.dailyLimit, now);
+    if (!result.ok) {
+      if (result.reason === 'server_daily_limit' || result.reason === 'server_daily_credits') {
+        const { ok: _ok, reason, ...detail } = result;
+        this.admission.budgetRefused(ctx, request, reason, detail);
+      }
+      throw limitError(result, limits, now);
+    }
 
     let job = result.job;
     try {
@@ -160,17 +177,23 @@ export interface CancelResult {
 
 function limitError(
   result: Exclude<InsertResult, { ok: true }>,
-  maxActive: number,
-  dailyLimit: number,
+  limits: EffectiveSettings,
   now: number,
 ): UserFacingError {
+  const reset = `<t:${Math.floor((utcDayStart(now) + 86_400_000) / 1000)}:R>`;
   switch (result.reason) {
     case 'max_active':
-      return new UserFacingError('sora.limit_active', { active: result.active, max: maxActive });
+      return new UserFacingError('sora.limit_active', { active: result.active, max: limits.maxActive });
     case 'daily_limit':
-      return new UserFacingError('sora.limit_daily', {
-        max: dailyLimit,
-        reset: `<t:${Math.floor((utcDayStart(now) + 86_400_000) / 1000)}:R>`,
+      return new UserFacingError('sora.limit_daily', { max: limits.dailyLimit, reset });
+    case 'server_daily_limit':
+      return new UserFacingError('sora.limit_server_daily', { max: limits.serverDailyLimit, reset });
+    case 'server_daily_credits':
+      return new UserFacingError('sora.limit_server_credits', {
+        used: result.used,
+        max: limits.serverDailyCredits,
+        cost: result.cost,
+        reset,
       });
     case 'duplicate':
       return new UserFacingError('sora.duplicate');

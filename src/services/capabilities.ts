@@ -46,7 +46,7 @@ export function modelsSupporting(filter: { duration?: number; size?: string }): 
  * or full-width) or spaces, trimmed, lower-cased, without repeats; and which
  * of them `known` does not list.
  */
-export function parseModelList(text: string, known: readonly string[]): { models: string[]; unknown: string[] } {
+export function splitModelList(text: string, known: readonly string[]): { models: string[]; unknown: string[] } {
   const models = [
     ...new Set(
       text

@@ -85,6 +85,7 @@ describe('database', () => {
       deadlineAt: null,
       postAttemptedAt: null,
       cancelledBy: null,
+      cost: 0,
     });
     expect(jobs.get(delivering)).toMatchObject({ status: 'delivering', postAttemptedAt: 5_000 });
     upgraded.close();

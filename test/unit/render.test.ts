@@ -44,6 +44,7 @@ function job(overrides: Partial<Job> = {}): Job {
     deliveryMode: null,
     messageId: '1300000000000000001',
     messageGone: false,
+    cost: 0,
     updatedAt: 0,
     ...overrides,
   };

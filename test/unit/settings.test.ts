@@ -33,6 +33,10 @@ describe('SettingsService', () => {
       lockPrivate: false,
       lockWatermark: false,
       allowedChannels: [],
+      serverDailyLimit: 0,
+      serverDailyCredits: 0,
+      costOverrides: null,
+      logChannel: null,
       customized: false,
     });
   });
@@ -91,6 +95,10 @@ describe('buildSettingsPatch', () => {
     lockPrivate: false,
     lockWatermark: false,
     allowedChannels: ['c1'],
+    serverDailyLimit: 0,
+    serverDailyCredits: 0,
+    costOverrides: null,
+    logChannel: null,
     customized: true,
   };
   const refusal = (input: SettingsChangeInput) => {
