@@ -13,6 +13,7 @@ import { SettingsRepository } from './db/settings-repository.js';
 import { StateRepository } from './db/state-repository.js';
 import { InteractionRouter } from './interactions.js';
 import { createLogger, type Logger } from './logger.js';
+import { Heartbeat, Ops, createBotMetrics, type Metrics } from './ops/index.js';
 import { syncCommands } from './services/command-sync.js';
 import { Delivery } from './services/delivery.js';
 import { DiscordMessenger } from './services/discord-messenger.js';
@@ -41,6 +42,9 @@ export interface App {
   readonly jobs: JobsRepository;
   readonly poller: Poller;
   readonly log: Logger;
+  /** Health checks, the metrics endpoint, daily backups (src/ops/). */
+  readonly ops: Ops;
+  readonly metrics: Metrics;
   /** Logs in, waits for the gateway, syncs commands, recovers and starts the poller. */
   start(): Promise<void>;
   /** True when no interaction handler and no job step is running (tests wait for this). */
@@ -88,6 +92,15 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
   const state = new StateRepository(db);
   const settings = new SettingsService(settingsRepo, config.serverDefaults);
 
+  // --- ops: built before the services so they can be handed `metrics`; the
+  // poller's timers are wrapped by `heartbeat` (the /healthz "poller alive").
+  const heartbeat = new Heartbeat(clock);
+  const metrics = createBotMetrics(config, db, clock, {
+    runningSteps: () => poller.activeSteps,
+    upstreamInFlight: () => tuzi.inFlight,
+  });
+  // --- end ops
+
   const tuzi = new TuziClient({
     baseUrl: config.tuziBaseUrl,
     apiKey: config.tuziApiKey,
@@ -123,7 +136,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     { minMs: config.pollMinMs, maxMs: config.pollMaxMs, maxWaitMs: config.jobMaxWaitMs },
     overrides.random,
   );
-  const poller = new Poller(jobs, worker, clock, timers, log, {
+  const poller = new Poller(jobs, worker, clock, heartbeat.wrap(timers), log, {
     concurrency: config.tuziMaxConcurrency,
     leaseMs: LEASE_MS,
     resumeSpreadMs: Math.min(config.pollMaxMs, 30_000),
@@ -169,6 +182,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     handling.add(run);
   });
   client.on(Events.Error, (err) => log.error({ err }, 'discord client error'));
+  const ops = new Ops({ config, db, client, clock, timers, log, metrics, heartbeat }); // ops: health, REST counters, backups
   client.on(Events.ShardDisconnect, (event, shard) => log.warn({ code: event.code, shard }, 'gateway disconnected'));
 
   let stopped = false;
@@ -179,7 +193,10 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     jobs,
     poller,
     log,
+    ops,
+    metrics,
     async start() {
+      await ops.startServer(); // ops: /healthz answers 503 until the gateway, database and poller are up
       const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
       await client.login(config.discordToken);
       await ready;
@@ -190,7 +207,9 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       const interrupted = await jobService.recoverInterruptedSubmissions();
       if (interrupted > 0) log.warn({ interrupted }, 'jobs caught mid-submission were marked, not resent');
       poller.start();
+      heartbeat.beat(); // ops: start() ran the poller's first pass outside a timer
       retention.start();
+      ops.startBackups(); // ops
       log.info({ user: client.user?.tag, guilds: client.guilds.cache.size }, 'bot ready');
     },
     upstreamInFlight() {
@@ -211,6 +230,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       // and tell the member before the client goes.
       await tuzi.close(Math.min(timeoutMs, 2_000));
       await within(1_000, Promise.allSettled([...handling, poller.stop(1_000)]));
+      await ops.stop(); // ops: waits for a backup in progress, which needs the database
       await client.destroy();
       db.close();
       log.info('stopped');
