@@ -81,7 +81,8 @@ export class Ops {
       database: databaseCheck(db, clock),
       poller: heartbeat.check(POLLER_STALE_MS),
     };
-    this.unobserve = observeDiscordRest(client.rest, metrics);
+    // Only when someone can read them: a `response` listener makes discord.js clone every Response.
+    this.unobserve = config.metricsPort !== undefined ? observeDiscordRest(client.rest, metrics) : () => undefined;
     this.backups = config.backupDir
       ? new BackupService(
           db,
