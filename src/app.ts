@@ -16,13 +16,15 @@ import { InteractionRouter } from './interactions.js';
 import { createLogger, type Logger } from './logger.js';
 import { Delivery } from './jobs/delivery.js';
 import { Dispatcher } from './jobs/dispatcher.js';
-import { JobEvents } from './jobs/job-events.js';
+import { JobEvents, observeAll } from './jobs/job-events.js';
 import { JobService } from './jobs/job-service.js';
 import { JobWorker } from './jobs/job-worker.js';
 import type { LifecycleRules } from './jobs/lifecycle.js';
 import { Poller } from './jobs/poller.js';
 import { Presenter } from './jobs/presenter.js';
 import { AdmissionService } from './services/admission.js';
+import { Heartbeat, Ops, createBotMetrics, type Metrics } from './ops/index.js';
+import { lifecycleMetrics } from './ops/metrics.js';
 import { syncCommands } from './services/command-sync.js';
 import { DiscordMessenger } from './services/discord-messenger.js';
 import { ImageRetention } from './services/image-retention.js';
@@ -49,6 +51,9 @@ export interface App {
   readonly jobs: JobsRepository;
   readonly poller: Poller;
   readonly log: Logger;
+  /** Health checks, the metrics endpoint, daily backups (src/ops/). */
+  readonly ops: Ops;
+  readonly metrics: Metrics;
   /** Logs in, waits for the gateway, syncs commands, recovers and starts the poller. */
   start(): Promise<void>;
   /** True when no interaction handler and no job step is running (tests wait for this). */
@@ -97,6 +102,16 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
   const settings = new SettingsService(settingsRepo, config.serverDefaults);
   const controls = new ControlsRepository(db);
 
+  // --- ops: built before the services so they can be handed `metrics`; the
+  // poller's timers are wrapped by `heartbeat` (the /healthz "poller alive").
+  const heartbeat = new Heartbeat(clock);
+  const metrics = createBotMetrics(config, db, clock, {
+    runningSteps: () => poller.activeSteps,
+    upstreamInFlight: () => tuzi.inFlight,
+    linePaused: () => dispatcher.paused !== undefined,
+  });
+  // --- end ops
+
   const tuzi = new TuziClient({
     baseUrl: config.tuziBaseUrl,
     apiKey: config.tuziApiKey,
@@ -140,11 +155,12 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
   const presenter = new Presenter(jobs, messenger, clock, log, { progressEditMs: config.progressEditMs });
   // The scheduler runs the worker's steps, and the worker's events wake the scheduler:
   // the one cycle in the graph, closed by a call that runs only once both exist.
-  const poller = new Poller(jobs, { step: (job) => worker.step(job) }, clock, timers, log, {
+  const poller = new Poller(jobs, { step: (job) => worker.step(job) }, clock, heartbeat.wrap(timers), log, {
     concurrency: config.tuziMaxConcurrency,
     leaseMs: LEASE_MS,
     resumeSpreadMs: Math.min(config.pollMaxMs, 30_000),
     idleCheckMs: 60_000,
+    stepStarted: (lateMs) => metrics.stepStarted(lateMs),
   });
   const events = new JobEvents(
     jobs,
@@ -153,11 +169,15 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     presenter,
     { scheduler: () => poller.wake(), dispatcher: () => dispatcher.wake() },
     log,
-    lifecycleObserver(modLog),
+    observeAll(
+      lifecycleObserver(modLog),
+      lifecycleMetrics(metrics, () => clock.now()),
+    ),
   );
   const delivery = new Delivery(events, messenger, tuzi, log, {
     maxVideoBytes: config.maxVideoBytes,
     tempDir: config.tempDir,
+    delivered: (mode, bytes) => metrics.delivered(mode, bytes),
   });
   const worker = new JobWorker(events, tuzi, delivery, clock, log, rules);
   const images = new ImageStore(path.join(dataDir, 'images'), config.maxImageBytes);
@@ -226,6 +246,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     handling.add(run);
   });
   client.on(Events.Error, (err) => log.error({ err }, 'discord client error'));
+  const ops = new Ops({ config, db, client, clock, timers, log, metrics, heartbeat }); // ops: health, REST counters, backups
   client.on(Events.ShardDisconnect, (event, shard) => log.warn({ code: event.code, shard }, 'gateway disconnected'));
 
   let stopped = false;
@@ -236,7 +257,10 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     jobs,
     poller,
     log,
+    ops,
+    metrics,
     async start() {
+      await ops.startServer(); // ops: /healthz answers 503 until the gateway, database and poller are up
       // Before the gateway connects, so every row still in `submitting` was left by an earlier process.
       const interrupted = jobService.settleInterrupted();
       if (interrupted.length > 0)
@@ -254,7 +278,9 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
           .catch((err: unknown) => log.warn({ err, jobId: applied.job.id }, 'could not explain an interrupted job'));
       poller.start();
       dispatcher.start();
+      heartbeat.beat(); // ops: start() ran the poller's first pass outside a timer
       retention.start();
+      ops.startBackups(); // ops
       log.info({ user: client.user?.tag, guilds: client.guilds.cache.size }, 'bot ready');
     },
     upstreamInFlight() {
@@ -280,6 +306,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       await within(1_000, Promise.allSettled([...handling, dispatcher.stop(1_000), poller.stop(1_000)]));
       // What the moderator log still holds goes out while Discord is connected.
       await within(2_000, modLog.close());
+      await ops.stop(); // ops: waits for a backup in progress, which needs the database
       await client.destroy();
       db.close();
       log.info('stopped');

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import dotenv from 'dotenv';
 import { z } from 'zod';
@@ -18,6 +19,22 @@ const httpUrl = (what: string) =>
       }
     }, `must be an http(s) URL (${what})`)
     .transform((v) => v.replace(/\/+$/, ''));
+
+/** A whole number, or undefined when unset or empty (the feature is off). */
+const optionalInt = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return undefined;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max}` });
+        return z.NEVER;
+      }
+      return n;
+    });
 
 const bool = (fallback: boolean) =>
   z
@@ -88,6 +105,24 @@ const schema = z.object({
   IMAGE_RETENTION_DAYS: int(7, 1, 3650),
   TEMP_DIR: z.string().trim().optional(),
 
+  // Operations: health/metrics HTTP port and backups (src/ops/).
+  METRICS_PORT: optionalInt(0, 65535),
+  METRICS_HOST: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => (v === undefined || v === '' ? '127.0.0.1' : v))
+    .refine(
+      (v) => net.isIP(v) !== 0 || v === 'localhost',
+      'must be an IP address to listen on (127.0.0.1 for this machine only, 0.0.0.0 for every interface) or localhost',
+    ),
+  BACKUP_DIR: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => (v === '' ? undefined : v)),
+  BACKUP_KEEP: int(7, 1, 1000),
+
   DEFAULT_PRIVATE: bool(false),
   DEFAULT_WATERMARK: bool(false),
   DEFAULT_DAILY_LIMIT: int(0, 0, 10_000),
@@ -132,6 +167,14 @@ export type Config = Readonly<{
   imageRetentionDays: number;
   imageRetentionMs: number;
   tempDir: string;
+  /** Port of the health/metrics HTTP server; undefined = no server, 0 = any free port. */
+  metricsPort: number | undefined;
+  /** Address that server listens on. */
+  metricsHost: string;
+  /** Folder of the daily database backups; undefined = no automatic backups. */
+  backupDir: string | undefined;
+  /** Daily backups kept in backupDir (older ones are deleted). */
+  backupKeep: number;
   serverDefaults: {
     private: boolean;
     watermark: boolean;
@@ -164,12 +207,33 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       const name = String(issue.path[0] ?? '?');
       problems.push(`${name} ${issue.message}`);
     }
-  } else if (result.data.POLL_MIN_SECONDS > result.data.POLL_MAX_SECONDS) {
-    problems.push('POLL_MIN_SECONDS must not be greater than POLL_MAX_SECONDS');
+  } else {
+    const d = result.data;
+    if (d.POLL_MIN_SECONDS > d.POLL_MAX_SECONDS) {
+      problems.push('POLL_MIN_SECONDS must not be greater than POLL_MAX_SECONDS');
+    }
+    // Settings that only mean something together: a lone one is most likely a typo in the other's name.
+    if (env.METRICS_HOST?.trim() && d.METRICS_PORT === undefined) {
+      problems.push(
+        'METRICS_HOST is set but METRICS_PORT is not; set METRICS_PORT to turn the health/metrics server on',
+      );
+    }
+    if (env.BACKUP_KEEP?.trim() && d.BACKUP_DIR === undefined) {
+      problems.push('BACKUP_KEEP is set but BACKUP_DIR is not; set BACKUP_DIR to turn daily backups on');
+    }
   }
   // Checked even when other variables are wrong, so one run shows every problem.
   const dbProblem = checkDatabasePath(env.DATABASE_PATH?.trim() || './data/sora-bot.db');
   if (dbProblem) problems.push(`DATABASE_PATH ${dbProblem}`);
+  const backupDir = env.BACKUP_DIR?.trim();
+  if (backupDir) {
+    const backupProblem = checkWritableFolder(backupDir);
+    if (backupProblem) {
+      problems.push(
+        `BACKUP_DIR is a folder that cannot be created or written (${backupProblem}); choose a writable path`,
+      );
+    }
+  }
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
   const v = result.data;
   return {
@@ -191,6 +255,10 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     imageRetentionDays: v.IMAGE_RETENTION_DAYS,
     imageRetentionMs: v.IMAGE_RETENTION_DAYS * 24 * 60 * 60_000,
     tempDir: v.TEMP_DIR || path.join(path.dirname(v.DATABASE_PATH), 'tmp'),
+    metricsPort: v.METRICS_PORT,
+    metricsHost: v.METRICS_HOST,
+    backupDir: v.BACKUP_DIR,
+    backupKeep: v.BACKUP_KEEP,
     serverDefaults: {
       private: v.DEFAULT_PRIVATE,
       watermark: v.DEFAULT_WATERMARK,
@@ -204,7 +272,13 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
 /** Creates the database folder and checks that it can be written. */
 function checkDatabasePath(dbPath: string): string | undefined {
   if (dbPath === ':memory:') return undefined;
-  const dir = path.dirname(path.resolve(dbPath));
+  const problem = checkWritableFolder(path.dirname(path.resolve(dbPath)));
+  return problem && `points into a folder that cannot be created or written (${problem}); choose a writable path`;
+}
+
+/** Creates a folder (with its parents) and checks that a file can be written in it; returns what failed. */
+function checkWritableFolder(folder: string): string | undefined {
+  const dir = path.resolve(folder);
   try {
     fs.mkdirSync(dir, { recursive: true });
     const probe = path.join(dir, `.write-test-${process.pid}`);
@@ -212,8 +286,7 @@ function checkDatabasePath(dbPath: string): string | undefined {
     fs.rmSync(probe);
     return undefined;
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    return `points into a folder that cannot be created or written (${dir}: ${code}); choose a writable path`;
+    return `${dir}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`;
   }
 }
 

@@ -13,6 +13,8 @@ export interface DeliveryOptions {
   maxVideoBytes: number;
   /** Where videos wait between download and upload. */
   tempDir: string;
+  /** Told of each video posted, with its size when it was uploaded (metrics). */
+  delivered?: (mode: 'attachment' | 'link', bytes: number | undefined) => void;
 }
 
 /**
@@ -49,6 +51,7 @@ export class Delivery {
       }
       if (look.found) {
         this.log.info({ jobId: job.id }, 'the video was already posted; recording it');
+        this.options.delivered?.(deliveryModeOf(look.found), undefined);
         await this.events.emit(claimed, { type: 'posted', messageId: look.found.id, mode: deliveryModeOf(look.found) });
         return;
       }
@@ -67,7 +70,7 @@ export class Delivery {
     let tooLarge = download.tooLarge;
     if (download.size !== undefined) {
       const file = { path: tempFile, name: `sora-${job.id}.mp4`, contentType: 'video/mp4' };
-      const sent = await this.post(job, 'attachment', (j) =>
+      const sent = await this.post(job, 'attachment', download.size, (j) =>
         this.messenger.post(j, renderDelivery(j, null), file, `sora-job-${j.id}`),
       );
       if (sent !== 'too_large') return;
@@ -78,7 +81,7 @@ export class Delivery {
       return;
     }
     const link = { url: job.videoUrl, tooLarge, ...(download.size !== undefined ? { size: download.size } : {}) };
-    await this.post(job, 'link', (j) =>
+    await this.post(job, 'link', undefined, (j) =>
       this.messenger.post(j, renderDelivery(j, link), undefined, `sora-job-${j.id}-l`),
     );
   }
@@ -112,12 +115,14 @@ export class Delivery {
   private async post(
     job: Job,
     mode: 'attachment' | 'link',
+    bytes: number | undefined,
     send: (job: Job) => Promise<SendOutcome>,
   ): Promise<'done' | 'too_large'> {
     const attempted = await this.events.emit(job, { type: 'postAttempted' });
     if (!attempted) return 'done';
     const outcome = await send(attempted);
     if (outcome.ok) {
+      this.options.delivered?.(mode, bytes);
       await this.events.emit(attempted, { type: 'posted', messageId: outcome.messageId, mode });
       return 'done';
     }

@@ -4,6 +4,16 @@ import type { Logger } from '../logger.js';
 import { decide, type Effect, type JobEvent, type JobStatus, type LifecycleRules } from './lifecycle.js';
 import type { Presenter } from './presenter.js';
 
+/** Something told of every change that happened. */
+export type JobObserver = (job: Job, from: JobStatus) => void;
+
+/** One observer made of several. */
+export function observeAll(...observers: JobObserver[]): JobObserver {
+  return (job, from) => {
+    for (const o of observers) o(job, from);
+  };
+}
+
 /** An event applied to the row: the job as it is now, and what is left to run. */
 export interface Applied {
   job: Job;
@@ -25,7 +35,7 @@ export class JobEvents {
     private readonly wake: { scheduler(): void; dispatcher(): void },
     private readonly log: Logger,
     /** Told of every change that happened (the moderator log listens here). */
-    private readonly observe: (job: Job, from: JobStatus) => void = () => undefined,
+    private readonly observe: JobObserver = () => undefined,
   ) {}
 
   /** Decides and writes, without running the effects (for callers that run them later). */

@@ -11,6 +11,8 @@ export interface PollerOptions {
   resumeSpreadMs: number;
   /** The scheduler looks at the database at least this often. */
   idleCheckMs: number;
+  /** Told how late each step starts after its job fell due (metrics). */
+  stepStarted?: (lateMs: number) => void;
 }
 
 export interface StepRunner {
@@ -115,6 +117,7 @@ export class Poller {
     // sets the real next time. A crash leaves the lease, and restart resets it.
     this.jobs.patch(job.id, { nextRunAt: now + this.options.leaseMs }, now);
     const leased = { ...job, nextRunAt: now + this.options.leaseMs };
+    this.options.stepStarted?.(now - (job.nextRunAt ?? now));
     const run = this.runner
       .step(leased)
       .catch((err: unknown) => this.log.error({ err, jobId: job.id }, 'job step failed'))

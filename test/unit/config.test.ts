@@ -46,6 +46,10 @@ describe('parseConfig', () => {
     expect(c.pollMinMs).toBe(3000);
     expect(c.imageRetentionDays).toBe(7);
     expect(c.imageRetentionMs).toBe(7 * 24 * 3_600_000);
+    expect(c.metricsPort).toBeUndefined();
+    expect(c.metricsHost).toBe('127.0.0.1');
+    expect(c.backupDir).toBeUndefined();
+    expect(c.backupKeep).toBe(7);
   });
 
   it('uses the default database path when none is given', () => {
@@ -116,6 +120,13 @@ describe('parseConfig', () => {
     ['DEFAULT_MAX_ACTIVE', 'x', /whole number/],
     ['DEFAULT_ALLOWED_MODELS', ',', /unknown model/],
     ['DISCORD_TOKEN', 'has space inside', /must not contain spaces/],
+    ['METRICS_PORT', '65536', /whole number from 0 to 65535/],
+    ['METRICS_PORT', 'http', /whole number/],
+    ['METRICS_PORT', '-1', /whole number from 0/],
+    ['METRICS_HOST', 'metrics.example.com', /must be an IP address/],
+    ['METRICS_HOST', '127.0.0.1:9464', /must be an IP address/],
+    ['BACKUP_KEEP', '0', /whole number from 1 to 1000/],
+    ['BACKUP_KEEP', 'all', /whole number/],
   ])('rejects %s=%s', (name, value, pattern) => {
     const p = problems({ ...valid(), [name]: value });
     expect(p).toHaveLength(1);
@@ -127,6 +138,40 @@ describe('parseConfig', () => {
     expect(problems({ ...valid(), POLL_MIN_SECONDS: '60', POLL_MAX_SECONDS: '10' })[0]).toMatch(
       /POLL_MIN_SECONDS must not be greater/,
     );
+  });
+
+  it('turns the health/metrics server and backups on only together with their partner setting', () => {
+    expect(problems({ ...valid(), METRICS_HOST: '0.0.0.0' })).toEqual([
+      'METRICS_HOST is set but METRICS_PORT is not; set METRICS_PORT to turn the health/metrics server on',
+    ]);
+    expect(problems({ ...valid(), BACKUP_KEEP: '3' })).toEqual([
+      'BACKUP_KEEP is set but BACKUP_DIR is not; set BACKUP_DIR to turn daily backups on',
+    ]);
+  });
+
+  it('parses the ops settings and creates the backup folder', () => {
+    const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cfg-')), 'backups', 'daily');
+    const c = parseConfig({
+      ...valid(),
+      METRICS_PORT: ' 9464 ',
+      METRICS_HOST: '::',
+      BACKUP_DIR: dir,
+      BACKUP_KEEP: '14',
+    });
+    expect(c).toMatchObject({ metricsPort: 9464, metricsHost: '::', backupDir: dir, backupKeep: 14 });
+    expect(fs.statSync(dir).isDirectory()).toBe(true);
+    expect(parseConfig({ ...valid(), METRICS_PORT: '0', METRICS_HOST: 'localhost' })).toMatchObject({
+      metricsPort: 0,
+      metricsHost: 'localhost',
+    });
+  });
+
+  it('reports a backup folder that cannot be created', () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cfg-')), 'plain-file');
+    fs.writeFileSync(file, '');
+    const p = problems({ ...valid(), BACKUP_DIR: path.join(file, 'backups') });
+    expect(p).toHaveLength(1);
+    expect(p[0]).toMatch(/^BACKUP_DIR is a folder that cannot be created or written \(.*ENOTDIR\)/);
   });
 
   it('reports a database folder that cannot be created', () => {
