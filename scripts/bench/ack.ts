@@ -113,7 +113,13 @@ interface Raw {
  * says how much a busy machine, not the bot, made it late.
  */
 function mainThreadMs(pid: number): { cpu: number; wait: number } {
-  const [cpu, wait] = fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8');
+  } catch {
+    return { cpu: NaN, wait: NaN }; // a kernel without schedstats: the figures show as NaN
+  }
+  const [cpu, wait] = text.trim().split(/\s+/).map(Number);
   return { cpu: cpu! / 1e6, wait: wait! / 1e6 };
 }
 
