@@ -161,14 +161,27 @@ function nodeArgs(relative: string): string[] {
   return [fileURLToPath(new URL(relative.replace(/\.ts$/, '.js'), import.meta.url))];
 }
 
+/** How spawnBot starts the process; the defaults start the real bot as production does. */
+export interface SpawnBotOptions {
+  /** The entry module, relative to this file (a benchmark's baseline bot); the real bot when omitted. */
+  entry?: string;
+  /** Node flags placed before the entry, e.g. `--cpu-prof` or an `--import` preload. */
+  nodeFlags?: string[];
+  /** Environment on top of the world's. */
+  env?: Record<string, string>;
+}
+
 /**
- * Starts the real bot (`src/index.ts`) as a child process configured for this
- * world, and resolves once it logged "bot ready". For crash tests (SIGKILL)
- * and for measuring the bot's memory apart from the emulators'.
+ * Starts the real bot (`src/index.ts`, or `options.entry`) as a child process
+ * configured for this world, and resolves once it logged "bot ready". For
+ * crash tests (SIGKILL) and for measuring the bot apart from the emulators.
  */
-export async function spawnBot(world: World): Promise<ChildProcess> {
-  const child = spawn(process.execPath, nodeArgs('../src/index.ts'), {
-    env: { PATH: process.env.PATH ?? '', ...world.env, LOG_LEVEL: 'info' },
+export async function spawnBot(world: World, options: SpawnBotOptions = {}): Promise<ChildProcess> {
+  const args = nodeArgs(options.entry ?? '../src/index.ts');
+  // Flags go before the entry file, the last argument.
+  args.splice(-1, 0, ...(options.nodeFlags ?? []));
+  const child = spawn(process.execPath, args, {
+    env: { PATH: process.env.PATH ?? '', ...world.env, LOG_LEVEL: 'info', ...options.env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise<void>((resolve, reject) => {

@@ -15,6 +15,7 @@ import { JobsRepository } from '../../src/db/jobs-repository.js';
 import { TuziClient } from '../../src/services/tuzi/client.js';
 import { newJob } from '../../emulators/job-rows.js';
 import { spawnBot, spawnSimulatedBot, startWorld, type SimulatedBot, type World } from '../../emulators/world.js';
+import { formatAckResult, runAckBench } from './ack.js';
 import { formatPollingTable, runPollingBench } from './polling.js';
 
 const quick = process.argv.includes('--quick');
@@ -54,65 +55,14 @@ function table(title: string, rows: [string, string | number][]): void {
   for (const [k, v] of rows) console.log(`  ${k.padEnd(w)}  ${typeof v === 'number' ? Number(v.toFixed(2)) : v}`);
 }
 
-/** One burst of `n` simultaneous /sora against a bot in its own process; the callbacks' delays in ms. */
-async function ackBurst(n: number): Promise<{ ms: number[]; refused: number }> {
-  // The bot runs in its own process, as in production: building 200
-  // payloads and parsing 200 callbacks is the emulators' work, not the bot's.
-  const w = await startWorld({
-    noBot: true,
-    env: { DEFAULT_MAX_ACTIVE: '0', TUZI_MAX_CONCURRENCY: '8' },
-    tuzi: { jobDurationMs: 60 * MINUTE },
-  });
-  const child = await spawnBot(w);
-  try {
-    const users = Array.from(
-      { length: n },
-      (_, i) => w.discord.createUser({ username: `b${i}`, guildIds: [w.guildId] }).id,
-    );
-    await sleep(1_000); // the bot's start-up work is over
-    const handles = users.map((u, i) =>
-      w.discord.invokeSlashCommand({
-        guildId: w.guildId,
-        channelId: w.channelId,
-        userId: u,
-        name: 'sora',
-        options: { prompt: `burst ${i}` },
-      }),
-    );
-    const acks = await Promise.all(handles.map((h) => h.acknowledged(20_000)));
-    return {
-      ms: acks.map((a) => a.afterMs),
-      refused: handles.filter((h) => h.callbackErrors.length > 0).length,
-    };
-  } finally {
-    await stopChild(child);
-    await w.close();
-  }
-}
-
-/** 1. Acknowledgement latency of a burst of /sora, real time, in several rounds (a 2-core machine is noisy). */
+/**
+ * 1. Acknowledgement latency, side by side with a bare discord.js bot, and a
+ * CPU profile of where the bot's time goes (scripts/bench/ack.ts).
+ */
 async function ackLatency(): Promise<void> {
-  const n = quick ? 40 : 200;
-  const rounds = quick ? 1 : 5;
-  const runs: { p50Ms: number; p99Ms: number; maxMs: number; refused: number }[] = [];
-  for (let i = 0; i < rounds; i++) {
-    const { ms, refused } = await ackBurst(n);
-    runs.push({ p50Ms: percentile(ms, 50), p99Ms: percentile(ms, 99), maxMs: Math.max(...ms), refused });
-  }
-  const p99s = runs.map((r) => r.p99Ms);
-  results.ack = { commands: n, rounds: runs, medianP99Ms: percentile(p99s, 50), worstP99Ms: Math.max(...p99s) };
-  table(
-    `1. Acknowledgement latency — ${n} /sora at once, ${rounds} round(s), bot in its own process (target p99 < 250 ms; Discord allows 3,000)`,
-    [
-      ...runs.map((r, i): [string, string] => [
-        `round ${i + 1}: p50 / p99 / max`,
-        `${r.p50Ms} / ${r.p99Ms} / ${r.maxMs} ms${r.refused ? `, ${r.refused} refused` : ''}`,
-      ]),
-      ['p99, median of the rounds', `${percentile(p99s, 50)} ms`],
-      ['p99, worst round', `${Math.max(...p99s)} ms`],
-      ['callbacks refused (10062/40060)', runs.reduce((a, r) => a + r.refused, 0)],
-    ],
-  );
+  const r = await runAckBench({ quick, log: (line) => console.error(`  … ${line}`) });
+  results.ack = r;
+  console.log(formatAckResult(r));
 }
 
 /** 2. Polling economy on a simulated clock (our policy against peers'). */

@@ -1,0 +1,727 @@
+/**
+ * Part 1 of `npm run bench`: how fast the bot acknowledges `/sora`, side by
+ * side with a bare discord.js bot (baseline-bot.ts) on the same machine, in
+ * the same run, against the same emulator — rounds interleaved so that drift
+ * on a shared machine hits both. An absolute figure on a 2-core machine says
+ * little; the ratio to the baseline says what our code costs.
+ *
+ * Each run gets a fresh world and a fresh bot process (its own process, as in
+ * production). A preload (ack-probe.ts) notes when the bot sent each callback,
+ * which splits a latency into the bot's part and the emulator's part, so an
+ * emulator that is itself the bottleneck shows.
+ */
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { commandDefinitions } from '../../src/commands/index.js';
+import type { InteractionHandle } from '../../emulators/discord/types.js';
+import { spawnBot, startWorld, type World } from '../../emulators/world.js';
+import {
+  summariseProfiles,
+  type CpuProfile,
+  type FrameMatch,
+  type ProfileSummary,
+  type ProfileWindow,
+} from './cpu-profile.js';
+
+/**
+ * Which bot answers: ours accepting; the bare baseline; ours refusing (the
+ * member's limit is reached); the bare baseline on discord.js's default REST
+ * strategy (undici.request) instead of the bot's fetch.
+ */
+export type AckBot = 'ours' | 'baseline' | 'refusing' | 'baseline-undici';
+
+const MINUTE = 60_000;
+/** Past Discord's 3 s window the emulator refuses the callback (10062): no point waiting much longer. */
+const ACK_WAIT_MS = 5_000;
+const PROFILE_INTERVAL_US = 200;
+/** Commands a bot answers before the measured ones. */
+const WARM_UP = 20;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const percentile = (values: readonly number[], p: number): number => {
+  const s = [...values].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+};
+const median = (values: readonly number[]) => percentile(values, 50);
+
+/** One run's figures (a burst, or a steady stream). Times in ms. */
+export interface AckRun {
+  bot: AckBot;
+  commands: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** Interactions with a refused callback (10062 too late, 40060 twice). */
+  refused: number;
+  /** Interactions never acknowledged. */
+  unacked: number;
+  /** Callback types seen: 5 deferred, 4 replied (a refusal, ephemeral). */
+  deferred: number;
+  replied: number;
+  /** Answers of the other kind than the bot is meant to give (a refusal from ours accepting…), and one of them. */
+  unexpected: number;
+  unexpectedExample?: string;
+  /**
+   * Where the time went (probe): INTERACTION_CREATE sent → the bot's HTTP
+   * client created the callback request → wrote it to a socket → the
+   * emulator handled it. p50 and p99 of each part on its own.
+   */
+  split: { toRequest: [number, number]; toSocket: [number, number]; toEmulator: [number, number] };
+  /**
+   * The bot's follow-up work done within the window: edits of `@original`
+   * (the first reply, then progress) Discord received, and videos submitted
+   * upstream. Behind in a steady stream means a growing backlog.
+   */
+  followUp: { edits: number; submitted: number };
+  /** New HTTP connections the bot opened during the window (probe), callbacks and everything else. */
+  connections: number;
+  /** How long the emulator took to build and send the interactions (a burst: all of them at once). */
+  dispatchMs: number;
+  /** First interaction → last acknowledgement. */
+  windowMs: number;
+  /** Over the window: the bench process (both emulators), its event loop, the bot process. */
+  emulatorCpu: number;
+  emulatorElu: number;
+  botCpu: number;
+  /** The bot's main thread over the window: CPU time per command, and time spent waiting for a CPU. */
+  botMainCpuMsPerCommand: number;
+  botMainWaitMs: number;
+}
+
+interface Raw {
+  handles: InteractionHandle[];
+  dispatchMs: number;
+  windowMs: number;
+  emulatorCpu: number;
+  emulatorElu: number;
+  botCpu: number;
+  main: { cpu: number; wait: number };
+  fromUs: number;
+  toUs: number;
+  /** The window in Date.now() time, the probe's clock. */
+  from: number;
+  to: number;
+}
+
+/**
+ * The main (JavaScript) thread of a process: time on a CPU and time ready
+ * but waiting for one, in ms (/proc/<pid>/schedstat, nanoseconds). The wait
+ * says how much a busy machine, not the bot, made it late.
+ */
+function mainThreadMs(pid: number): { cpu: number; wait: number } {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8');
+  } catch {
+    return { cpu: NaN, wait: NaN }; // a kernel without schedstats: the figures show as NaN
+  }
+  const [cpu, wait] = text.trim().split(/\s+/).map(Number);
+  return { cpu: cpu! / 1e6, wait: wait! / 1e6 };
+}
+
+/** utime + stime of a process, all threads, in ms (from /proc; clock ticks of 10 ms). */
+function processCpuMs(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+const hrUs = () => Number(process.hrtime.bigint() / 1000n);
+
+/** Sends interactions (all at once, or `rate` per second) and waits for every acknowledgement. */
+async function drive(
+  w: World,
+  pid: number,
+  users: readonly string[],
+  n: number,
+  rate: number | undefined,
+): Promise<Raw> {
+  const handles: InteractionHandle[] = [];
+  const acks: Promise<unknown>[] = [];
+  const invoke = (i: number) => {
+    const h = w.discord.invokeSlashCommand({
+      guildId: w.guildId,
+      channelId: w.channelId,
+      userId: users[i % users.length]!,
+      name: 'sora',
+      options: { prompt: `ack bench ${i}` },
+    });
+    handles.push(h);
+    acks.push(h.acknowledged(ACK_WAIT_MS).catch(() => undefined));
+  };
+  const elu0 = performance.eventLoopUtilization();
+  const cpu0 = process.cpuUsage();
+  const bot0 = processCpuMs(pid);
+  const main0 = mainThreadMs(pid);
+  const fromUs = hrUs();
+  const from = Date.now();
+  const t0 = performance.now();
+  if (rate === undefined) {
+    for (let i = 0; i < n; i++) invoke(i);
+  } else {
+    while (handles.length < n) {
+      const due = Math.min(n, Math.floor(((performance.now() - t0) * rate) / 1000) + 1);
+      while (handles.length < due) invoke(handles.length);
+      await sleep(1);
+    }
+  }
+  const dispatchMs = performance.now() - t0;
+  await Promise.all(acks);
+  const windowMs = performance.now() - t0;
+  const toUs = hrUs();
+  const to = Date.now();
+  const main1 = mainThreadMs(pid);
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    handles,
+    dispatchMs,
+    windowMs,
+    emulatorCpu: (cpu.user + cpu.system) / 1000 / windowMs,
+    emulatorElu: performance.eventLoopUtilization(elu0).utilization,
+    botCpu: (processCpuMs(pid) - bot0) / windowMs,
+    main: { cpu: main1.cpu - main0.cpu, wait: main1.wait - main0.wait },
+    fromUs,
+    toUs,
+    from,
+    to,
+  };
+}
+
+function measure(bot: AckBot, raw: Raw, sent: ReadonlyMap<string, [number, number | null]>): AckRun {
+  const acked = raw.handles.filter((h) => h.ack !== null);
+  const ms = acked.map((h) => h.ack!.afterMs);
+  const toRequest: number[] = [];
+  const toSocket: number[] = [];
+  const toEmulator: number[] = [];
+  for (const h of acked) {
+    const [created, written] = sent.get(h.id) ?? [];
+    if (created === undefined || written === undefined || written === null) continue;
+    toRequest.push(created - h.createdAt);
+    toSocket.push(written - created);
+    toEmulator.push(h.ack!.at - written);
+  }
+  const p50p99 = (v: number[]): [number, number] => [percentile(v, 50), percentile(v, 99)];
+  return {
+    bot,
+    commands: raw.handles.length,
+    p50Ms: percentile(ms, 50),
+    p99Ms: percentile(ms, 99),
+    maxMs: ms.length ? Math.max(...ms) : NaN,
+    refused: raw.handles.filter((h) => h.callbackErrors.length > 0).length,
+    unacked: raw.handles.length - acked.length,
+    deferred: acked.filter((h) => h.ack!.type === 5).length,
+    replied: acked.filter((h) => h.ack!.type === 4).length,
+    unexpected: 0,
+    split: { toRequest: p50p99(toRequest), toSocket: p50p99(toSocket), toEmulator: p50p99(toEmulator) },
+    connections: NaN,
+    followUp: { edits: NaN, submitted: NaN },
+    dispatchMs: raw.dispatchMs,
+    windowMs: raw.windowMs,
+    emulatorCpu: raw.emulatorCpu,
+    emulatorElu: raw.emulatorElu,
+    botCpu: raw.botCpu,
+    botMainCpuMsPerCommand: raw.main.cpu / raw.handles.length,
+    botMainWaitMs: raw.main.wait,
+  };
+}
+
+/** Ends a bot started with the probe: SIGUSR2 makes it write its notes (and profile) and exit. */
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGUSR2');
+  await exited;
+}
+
+/** The 1-minute load average at the start of every run: a shared machine says how shared it was. */
+const loadSamples: number[] = [];
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+
+/**
+ * One fresh world and bot process; `n` interactions, at once or at `rate` per
+ * second. With `profile`, the bot runs under `--cpu-prof` and the samples
+ * inside the run's window are returned with it.
+ */
+export async function ackRun(
+  bot: AckBot,
+  n: number,
+  opts: { rate?: number; profile?: boolean; nodeFlags?: string[] } = {},
+): Promise<{ run: AckRun; profile?: ProfileWindow }> {
+  loadSamples.push(os.loadavg()[0]!);
+  const w = await startWorld({
+    noBot: true,
+    env:
+      bot === 'refusing'
+        ? // One member with a job running already: every further /sora is refused by the limit,
+          // after the same validation and quota query an accepted one goes through.
+          { DEFAULT_MAX_ACTIVE: '1', TUZI_MAX_CONCURRENCY: '8' }
+        : { DEFAULT_MAX_ACTIVE: '0', TUZI_MAX_CONCURRENCY: '8' },
+    tuzi: { jobDurationMs: 60 * MINUTE },
+  });
+  const bare = bot === 'baseline' || bot === 'baseline-undici';
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ack-bench-'));
+  const probeFile = path.join(dir, 'sent.json');
+  let child: ChildProcess | undefined;
+  try {
+    if (bare) {
+      // Our bot registers its commands at start; the bare one does not, so the bench does it for it.
+      const res = await fetch(`${w.discord.apiUrl}/v10/applications/${w.discord.applicationId}/commands`, {
+        method: 'PUT',
+        headers: { authorization: `Bot ${w.discord.botToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify(commandDefinitions),
+      });
+      if (!res.ok) throw new Error(`registering the commands for the baseline failed: ${res.status}`);
+    }
+    const users =
+      bot === 'refusing'
+        ? [w.users.alice]
+        : Array.from(
+            { length: Math.min(n, 500) },
+            (_, i) => w.discord.createUser({ username: `b${i}`, guildIds: [w.guildId] }).id,
+          );
+    child = await spawnBot(w, {
+      ...(bare ? { entry: '../scripts/bench/baseline-bot.ts' } : {}),
+      nodeFlags: [
+        ...(opts.nodeFlags ?? []),
+        '--import',
+        path.join(here, `ack-probe${ext}`),
+        ...(opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-interval=${PROFILE_INTERVAL_US}`] : []),
+      ],
+      env: { ACK_PROBE_FILE: probeFile, ...(bot === 'baseline-undici' ? { BASELINE_REST: 'undici' } : {}) },
+    });
+    if (bot === 'refusing') {
+      // The job that fills the member's one slot.
+      const first = w.discord.invokeSlashCommand({
+        guildId: w.guildId,
+        channelId: w.channelId,
+        userId: w.users.alice,
+        name: 'sora',
+        options: { prompt: 'the one running job' },
+      });
+      if ((await first.acknowledged(ACK_WAIT_MS)).type !== 5) throw new Error('the first /sora was not accepted');
+    }
+    await sleep(500); // the bot's start-up work is over
+    // A bot in service is warm: the modules discord.js loads on first use are
+    // loaded, the handlers compiled. Without this the first burst of a fresh
+    // process also measures module loading and the interpreter.
+    const warm = Array.from({ length: WARM_UP }, (_, i) =>
+      w.discord
+        .invokeSlashCommand({
+          guildId: w.guildId,
+          channelId: w.channelId,
+          userId: users[i % users.length]!,
+          name: 'sora',
+          options: { prompt: `warm-up ${i}` },
+        })
+        .acknowledged(ACK_WAIT_MS),
+    );
+    await Promise.all(warm);
+    await sleep(bare ? 300 : 1_500); // ours: their follow-up work (first reply, submission) is done
+    const raw = await drive(w, child.pid!, users, n, opts.rate);
+    await stopChild(child);
+    const notes = JSON.parse(fs.readFileSync(probeFile, 'utf8')) as {
+      callbacks: [string, number, number | null][];
+      connects: number[];
+    };
+    const sent = new Map(
+      notes.callbacks.map(([id, created, written]) => [id, [created, written] as [number, number | null]]),
+    );
+    const run = measure(bot, raw, sent);
+    // The comparison only holds if each bot answered as intended (a config change could make ours refuse):
+    // anything else is counted and shown, not hidden in the latencies.
+    const odd = raw.handles.filter((h) => h.ack && h.ack.type !== (bot === 'refusing' ? 4 : 5));
+    run.unexpected = odd.length;
+    if (odd[0]) run.unexpectedExample = JSON.stringify(odd[0].response?.data ?? null).slice(0, 300);
+    run.connections = notes.connects.filter((t) => t >= raw.from && t <= raw.to).length;
+    const within = (r: { at: number }) => r.at >= raw.from && r.at <= raw.to;
+    run.followUp = {
+      edits: w.discord.requests.filter((r) => r.route === 'webhook_edit' && within(r)).length,
+      submitted: w.tuzi.requests.filter((r) => r.route === 'create' && within(r)).length,
+    };
+    if (!opts.profile) return { run };
+    const file = fs.readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+    if (!file) throw new Error('the bot wrote no CPU profile');
+    const profile = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as CpuProfile;
+    // The profile's clock is the system's monotonic clock, the one process.hrtime reads here.
+    if (raw.fromUs < profile.startTime || raw.toUs > profile.endTime)
+      throw new Error('the CPU profile does not cover the burst (clocks differ?)');
+    return { run, profile: { profile, fromUs: raw.fromUs, toUs: raw.toUs } };
+  } finally {
+    if (child) await stopChild(child);
+    await w.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export interface AckBenchResult {
+  burst: { commands: number; rounds: Record<AckBot, AckRun>[] };
+  /** Median over the rounds of each bot's per-round p99. */
+  medianP99Ms: Record<AckBot, number>;
+  /** Ours / baseline of those medians (target ≤ 1.25). */
+  p99Ratio: number;
+  /** Ours refusing / baseline: what the checks before the deferral cost. */
+  refusingRatio: number;
+  /** Baseline on undici.request / baseline on fetch: what fetch costs any discord.js bot. */
+  undiciRatio: number;
+  /** Ours / baseline, medians of the main thread's CPU per command: the figure a busy machine blurs least. */
+  cpuRatio: number;
+  large: { commands: number; ours: AckRun; baseline: AckRun };
+  steady: { rate: number; seconds: number; ours: AckRun; baseline: AckRun; p99Ratio: number };
+  /** The machine's 1-minute load average over the runs (2 would fill a 2-core machine). */
+  loadAverage: { min: number; max: number; cpus: number };
+  /** Wall time of part 1, in s. */
+  wallS: number;
+  profile: {
+    runs: number;
+    commands: number;
+    intervalUs: number;
+    ours: ProfileSummary;
+    baseline: ProfileSummary;
+  };
+}
+
+/**
+ * The steps of one /sora in the bot, for inclusive time (callees included,
+ * each synchronous stretch of an async function counted where it runs).
+ * Before the deferral: the action, the router, reading and validating the
+ * options, the server settings, the quota insert; after it: the first reply.
+ */
+const STEPS: readonly FrameMatch[] = [
+  {
+    label: 'discord.js InteractionCreate action (build the interaction, emit)',
+    fn: 'handle',
+    url: /discord\.js\/src\/client\/actions\/InteractionCreate\.js$/,
+  },
+  { label: 'InteractionRouter.handle (src/interactions)', fn: 'handle', url: /\/src\/interactions\.[jt]s$/ },
+  { label: 'JobService.start (src/services/jobs)', fn: 'start', url: /\/src\/services\/jobs\.[jt]s$/ },
+  { label: '… readSoraOptions (src/commands/sora)', fn: 'readSoraOptions', url: /\/src\/commands\/sora\.[jt]s$/ },
+  {
+    label: '… validateSoraOptions (src/services/sora-request)',
+    fn: 'validateSoraOptions',
+    url: /\/src\/services\/sora-request\.[jt]s$/,
+  },
+  {
+    label: '… SettingsService.effective (src/services/settings)',
+    fn: 'effective',
+    url: /\/src\/services\/settings\.[jt]s$/,
+  },
+  {
+    label: '… JobsRepository.insertWithinQuota (src/db)',
+    fn: 'insertWithinQuota',
+    url: /\/src\/db\/jobs-repository\.[jt]s$/,
+  },
+  {
+    label: '… interaction.deferReply (discord.js)',
+    fn: 'deferReply',
+    url: /discord\.js\/src\/structures\/interfaces\/InteractionResponses\.js$/,
+  },
+  { label: '… renderJob (src/ui/render), the first reply', fn: 'renderJob', url: /\/src\/ui\/render\.[jt]s$/ },
+  {
+    label: '… interaction.editReply (discord.js), the first reply',
+    fn: 'editReply',
+    url: /discord\.js\/src\/structures\/interfaces\/InteractionResponses\.js$/,
+  },
+  {
+    label: 'fetch (every Discord request, its synchronous part)',
+    fn: 'fetch',
+    url: /^node:internal\/deps\/undici\/undici$/,
+  },
+];
+
+const BOTS: readonly AckBot[] = ['ours', 'baseline', 'refusing', 'baseline-undici'];
+
+/** Rotates the order of the bots from one round to the next, so none always goes first. */
+function order(round: number): AckBot[] {
+  const k = round % BOTS.length;
+  return [...BOTS.slice(k), ...BOTS.slice(0, k)];
+}
+
+export async function runAckBench(options: { quick: boolean; log?: (line: string) => void }): Promise<AckBenchResult> {
+  const started = performance.now();
+  const elapsed = () => `${((performance.now() - started) / 1000).toFixed(0)} s`;
+  const log = (line: string) => options.log?.(`${line} (${elapsed()})`);
+  loadSamples.length = 0;
+  const quick = options.quick;
+  const n = 200;
+  const roundCount = quick ? 1 : 5;
+  const rounds: Record<AckBot, AckRun>[] = [];
+  for (let i = 0; i < roundCount; i++) {
+    const round: Partial<Record<AckBot, AckRun>> = {};
+    for (const bot of order(i)) round[bot] = (await ackRun(bot, n)).run;
+    rounds.push(round as Record<AckBot, AckRun>);
+    log(`ack: round ${i + 1}/${roundCount} of ${n} at once done`);
+  }
+  const medianP99Ms = Object.fromEntries(BOTS.map((bot) => [bot, median(rounds.map((r) => r[bot].p99Ms))])) as Record<
+    AckBot,
+    number
+  >;
+
+  const largeN = 1_000;
+  const large = {
+    commands: largeN,
+    ours: (await ackRun('ours', largeN)).run,
+    baseline: (await ackRun('baseline', largeN)).run,
+  };
+  log(`ack: ${largeN} at once done`);
+
+  const rate = 100;
+  const seconds = quick ? 5 : 30;
+  const steadyBaseline = (await ackRun('baseline', rate * seconds, { rate })).run;
+  const steadyOurs = (await ackRun('ours', rate * seconds, { rate })).run;
+  log(`ack: ${rate}/s for ${seconds} s done`);
+
+  // Profiled runs are apart from the timed ones: the profiler slows the bot.
+  const profileRuns = quick ? 1 : 3;
+  const windows: Record<'ours' | 'baseline', ProfileWindow[]> = { ours: [], baseline: [] };
+  for (let i = 0; i < profileRuns; i++) {
+    for (const bot of i % 2 ? (['baseline', 'ours'] as const) : (['ours', 'baseline'] as const)) {
+      windows[bot].push((await ackRun(bot, n, { profile: true })).profile!);
+    }
+  }
+  log('ack: profiles done');
+  const root = path.resolve(here, ext === '.js' ? '../../..' : '../..');
+  const maxSampleUs = 4 * PROFILE_INTERVAL_US;
+  return {
+    burst: { commands: n, rounds },
+    medianP99Ms,
+    p99Ratio: medianP99Ms.ours / medianP99Ms.baseline,
+    refusingRatio: medianP99Ms.refusing / medianP99Ms.baseline,
+    undiciRatio: medianP99Ms['baseline-undici'] / medianP99Ms.baseline,
+    cpuRatio:
+      median(rounds.map((x) => x.ours.botMainCpuMsPerCommand)) /
+      median(rounds.map((x) => x.baseline.botMainCpuMsPerCommand)),
+    large,
+    loadAverage: { min: Math.min(...loadSamples), max: Math.max(...loadSamples), cpus: os.cpus().length },
+    wallS: (performance.now() - started) / 1000,
+    steady: {
+      rate,
+      seconds,
+      ours: steadyOurs,
+      baseline: steadyBaseline,
+      p99Ratio: steadyOurs.p99Ms / steadyBaseline.p99Ms,
+    },
+    profile: {
+      runs: profileRuns,
+      commands: n,
+      intervalUs: PROFILE_INTERVAL_US,
+      ours: summariseProfiles(windows.ours, { root, top: 15, inclusive: STEPS, maxSampleUs }),
+      baseline: summariseProfiles(windows.baseline, { root, top: 15, inclusive: STEPS, maxSampleUs }),
+    },
+  };
+}
+
+const LABEL: Record<AckBot, string> = {
+  ours: 'ours',
+  baseline: 'baseline',
+  refusing: 'ours, refusing',
+  'baseline-undici': 'baseline, undici.request',
+};
+
+/** Lines of a table whose first column is left-aligned and the others right-aligned. */
+function columns(rows: readonly (readonly string[])[]): string[] {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  return rows.map(
+    (r) => `  ${r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('   ')}`,
+  );
+}
+
+const ms = (v: number) => (Number.isFinite(v) ? `${Math.round(v)}` : '–');
+const triple = (r: AckRun) => `${ms(r.p50Ms)} / ${ms(r.p99Ms)} / ${ms(r.maxMs)}`;
+const pct = (v: number) => `${(v * 100).toFixed(1)} %`;
+const problems = (r: AckRun) =>
+  [
+    r.refused ? `${r.refused} refused` : '',
+    r.unacked ? `${r.unacked} never acknowledged` : '',
+    r.unexpected ? `${r.unexpected} unexpected answers` : '',
+  ]
+    .filter(Boolean)
+    .join(', ') || 'none refused';
+
+/** The part-1 tables as `npm run bench` prints them. */
+export function formatAckResult(r: AckBenchResult): string {
+  const out: string[] = [];
+  const rounds = r.burst.rounds;
+  out.push(
+    `\n## 1. Acknowledgement latency — ${r.burst.commands} /sora at once, ${rounds.length} interleaved rounds, each bot in its own process (INTERACTION_CREATE → callback; target: ours ≤ 1.25 × baseline; Discord allows 3,000 ms)`,
+  );
+  out.push(
+    '  baseline: a bare discord.js bot with our client options that defers at once (scripts/bench/baseline-bot.ts);',
+    '  ours, refusing: the member is at the limit, so every /sora is refused (validation and the quota query, then an ephemeral reply);',
+    "  baseline, undici.request: the bare bot on discord.js's default REST strategy instead of our fetch.",
+  );
+  out.push(
+    ...columns([
+      ['p50 / p99 / max, ms', ...BOTS.map((b) => LABEL[b])],
+      ...rounds.map((round, i) => [`round ${i + 1}`, ...BOTS.map((b) => triple(round[b]))]),
+      ['p99, median of the rounds', ...BOTS.map((b) => ms(r.medianP99Ms[b]))],
+      ['… ÷ baseline', ...BOTS.map((b) => (r.medianP99Ms[b] / r.medianP99Ms.baseline).toFixed(2))],
+    ]),
+  );
+  out.push(`  ours / baseline, median of the per-round p99s: ${r.p99Ratio.toFixed(2)} (target ≤ 1.25)`);
+  out.push(
+    `  ours / baseline, the bot's main-thread CPU per command (median of the rounds): ${r.cpuRatio.toFixed(2)} — what a busy machine blurs least`,
+  );
+  out.push(
+    `  machine: 1-minute load average ${r.loadAverage.min.toFixed(1)}–${r.loadAverage.max.toFixed(1)} over the runs on ${r.loadAverage.cpus} CPUs (other work on the machine slows both bots alike; the ratio is what holds)`,
+  );
+  out.push(
+    `  callbacks refused (10062/40060) or missing: ${rounds.reduce((a, x) => a + BOTS.reduce((b, k) => b + x[k].refused + x[k].unacked, 0), 0)}`,
+  );
+  const all = [
+    ...rounds.flatMap((x) => BOTS.map((b) => x[b])),
+    r.large.ours,
+    r.large.baseline,
+    r.steady.ours,
+    r.steady.baseline,
+  ];
+  for (const x of all.filter((x) => x.unexpected > 0))
+    out.push(
+      `  ${LABEL[x.bot]}, ${x.commands} commands: ${x.unexpected} unexpected answers, e.g. ${x.unexpectedExample}`,
+    );
+  const med = (bot: AckBot, f: (x: AckRun) => number) => median(rounds.map((x) => f(x[bot])));
+  out.push('\n  Where the time went (median over the rounds of each p50 / p99, ms), from the bot-side probe:');
+  out.push(
+    ...columns([
+      ['', ...BOTS.map((b) => LABEL[b])],
+      [
+        'INTERACTION_CREATE sent → callback request created',
+        ...BOTS.map((b) => `${ms(med(b, (x) => x.split.toRequest[0]))} / ${ms(med(b, (x) => x.split.toRequest[1]))}`),
+      ],
+      [
+        '… → written to a socket (waiting for a connection, the event loop)',
+        ...BOTS.map((b) => `${ms(med(b, (x) => x.split.toSocket[0]))} / ${ms(med(b, (x) => x.split.toSocket[1]))}`),
+      ],
+      [
+        '… → handled by the emulator (wire, emulator queue)',
+        ...BOTS.map((b) => `${ms(med(b, (x) => x.split.toEmulator[0]))} / ${ms(med(b, (x) => x.split.toEmulator[1]))}`),
+      ],
+      ['new HTTP connections the bot opened', ...BOTS.map((b) => ms(med(b, (x) => x.connections)))],
+      ['emulator: building and sending the burst, ms', ...BOTS.map((b) => ms(med(b, (x) => x.dispatchMs)))],
+      ['emulator process: CPU, share of one core', ...BOTS.map((b) => med(b, (x) => x.emulatorCpu).toFixed(2))],
+      ['emulator process: event loop busy', ...BOTS.map((b) => pct(med(b, (x) => x.emulatorElu)))],
+      ['bot process: CPU, share of one core', ...BOTS.map((b) => med(b, (x) => x.botCpu).toFixed(2))],
+      ["bot's main thread: CPU ms per command", ...BOTS.map((b) => med(b, (x) => x.botMainCpuMsPerCommand).toFixed(2))],
+      [
+        "bot's main thread: ms waiting for a CPU (machine busy)",
+        ...BOTS.map((b) => ms(med(b, (x) => x.botMainWaitMs))),
+      ],
+    ]),
+  );
+
+  out.push(`\n## 1b. ${r.large.commands.toLocaleString('en-US')} /sora at once (target: none refused)`);
+  out.push(
+    ...columns([
+      ['', 'p50 / p99 / max, ms', 'callbacks', 'emulator loop busy', 'bot CPU', 'CPU ms/command', 'waiting for a CPU'],
+      ...(['ours', 'baseline'] as const).map((b) => [
+        LABEL[b],
+        triple(r.large[b]),
+        problems(r.large[b]),
+        pct(r.large[b].emulatorElu),
+        r.large[b].botCpu.toFixed(2),
+        r.large[b].botMainCpuMsPerCommand.toFixed(2),
+        `${ms(r.large[b].botMainWaitMs)} ms`,
+      ]),
+    ]),
+  );
+  out.push(`  ours / baseline, p99: ${(r.large.ours.p99Ms / r.large.baseline.p99Ms).toFixed(2)}`);
+
+  out.push(
+    `\n## 1c. A steady ${r.steady.rate} /sora per second for ${r.steady.seconds} s (target: ours ≤ 1.25 × baseline)`,
+  );
+  out.push(
+    ...columns([
+      [
+        '',
+        'p50 / p99 / max, ms',
+        'callbacks',
+        'emulator loop busy',
+        'bot CPU',
+        'CPU ms/command',
+        'waiting for a CPU',
+        'reply edits',
+        'submitted',
+      ],
+      ...(['ours', 'baseline'] as const).map((b) => [
+        LABEL[b],
+        triple(r.steady[b]),
+        problems(r.steady[b]),
+        pct(r.steady[b].emulatorElu),
+        r.steady[b].botCpu.toFixed(2),
+        r.steady[b].botMainCpuMsPerCommand.toFixed(2),
+        `${ms(r.steady[b].botMainWaitMs)} ms`,
+        b === 'ours' ? String(r.steady[b].followUp.edits) : '–',
+        b === 'ours' ? `${r.steady[b].followUp.submitted} of ${r.steady[b].commands}` : '–',
+      ]),
+    ]),
+  );
+  out.push(
+    '  reply edits, submitted: what ours had done by the last acknowledgement (discord.js holds all its requests but the callbacks to 50/s; Discord does not apply its global limit to interaction webhooks)',
+  );
+  out.push(`  ours / baseline, p99: ${r.steady.p99Ratio.toFixed(2)} (target ≤ 1.25)`);
+
+  const p = r.profile;
+  out.push(
+    `\n## 1d. Where the bot's CPU goes during ${p.commands} at once — node --cpu-prof (${p.intervalUs} µs), ${p.runs} profiled run(s) each, apart from the timed ones; first interaction → last acknowledgement`,
+  );
+  const cats = [...new Set([...p.ours.categories, ...p.baseline.categories].map((c) => c.name))];
+  const of = (s: ProfileSummary, name: string) => s.categories.find((c) => c.name === name);
+  out.push(
+    ...columns([
+      [
+        'busy time by category (self time, attributed to the nearest known frame)',
+        'ours, ms',
+        'share',
+        'baseline, ms',
+        'share',
+      ],
+      ...cats
+        .sort((a, b) => (of(p.ours, b)?.ms ?? 0) - (of(p.ours, a)?.ms ?? 0))
+        .map((name) => [
+          name,
+          ms(of(p.ours, name)?.ms ?? 0),
+          pct(of(p.ours, name)?.share ?? 0),
+          ms(of(p.baseline, name)?.ms ?? 0),
+          pct(of(p.baseline, name)?.share ?? 0),
+        ]),
+      [
+        'total busy (of the window)',
+        ms(p.ours.busyMs),
+        pct(p.ours.busyMs / p.ours.windowMs),
+        ms(p.baseline.busyMs),
+        pct(p.baseline.busyMs / p.baseline.windowMs),
+      ],
+      [
+        'busy per command',
+        (p.ours.busyMs / (p.commands * p.runs)).toFixed(2),
+        '',
+        (p.baseline.busyMs / (p.commands * p.runs)).toFixed(2),
+        '',
+      ],
+    ]),
+  );
+  const perCommand = (v: number) => (v / (p.commands * p.runs)).toFixed(3);
+  out.push('\n  Steps of a /sora, inclusive time (callees included):');
+  out.push(
+    ...columns([
+      ['', 'ours, ms', 'per command', 'share', 'baseline, ms', 'per command'],
+      ...p.ours.inclusive.map((f, k) => {
+        const b = p.baseline.inclusive[k]!;
+        return [f.name, ms(f.ms), perCommand(f.ms), pct(f.share), ms(b.ms), perCommand(b.ms)];
+      }),
+    ]),
+  );
+  out.push('\n  Top self-time functions, ours:');
+  out.push(
+    ...columns([
+      ['function', 'where', 'ms', 'share', 'category'],
+      ...p.ours.top.map((f) => [f.name, f.where, f.ms.toFixed(1), pct(f.share), f.category]),
+    ]),
+  );
+  return out.join('\n');
+}
