@@ -1,4 +1,4 @@
-import type { NewJob } from '../src/db/jobs-repository.js';
+import type { Job, NewJob } from '../src/db/jobs-repository.js';
 
 let seq = 0;
 
@@ -30,6 +30,48 @@ export function newJob(overrides: Partial<NewJob> = {}): NewJob {
     characterTimestamps: null,
     characterFromTask: null,
     characterCreate: null,
+    ...overrides,
+  };
+}
+
+/** A whole job row as the repository returns it (for tests of pure functions over a Job); override what matters. */
+export function jobRow(overrides: Partial<Job> = {}): Job {
+  return {
+    ...newJob(),
+    id: 1,
+    messageId: null,
+    messageGone: false,
+    status: 'waiting',
+    upstreamId: null,
+    progress: 0,
+    progressChangedAt: null,
+    startedAt: null,
+    startedProgress: null,
+    videoUrl: null,
+    errorCode: null,
+    errorMessage: null,
+    createdAt: Date.UTC(2026, 0, 1, 12),
+    submittedAt: null,
+    deadlineAt: null,
+    finishedAt: null,
+    nextRunAt: null,
+    pollCount: 0,
+    errorStreak: 0,
+    shownKey: null,
+    shownAt: null,
+    deliveryAttempts: 0,
+    deliveryClaimedAt: null,
+    postAttemptedAt: null,
+    cancelledBy: null,
+    lastPolledAt: null,
+    endedAt: null,
+    endProgress: null,
+    endProgressAt: null,
+    endPrevPollAt: null,
+    deliveredMessageId: null,
+    deliveryMode: null,
+    cost: 0,
+    updatedAt: 0,
     ...overrides,
   };
 }

@@ -9,6 +9,7 @@ import { commandDefinitions } from './commands/index.js';
 import type { Config } from './config.js';
 import { ControlsRepository } from './db/controls-repository.js';
 import { openDatabase, type Db } from './db/database.js';
+import { PollHistory } from './db/job-history.js';
 import { JobsRepository } from './db/jobs-repository.js';
 import { SettingsRepository } from './db/settings-repository.js';
 import { StateRepository } from './db/state-repository.js';
@@ -140,6 +141,9 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
 
   const dataDir = path.dirname(path.resolve(config.databasePath));
   const random = overrides.random ?? Math.random;
+  // What the provider's jobs took before, per model × duration × size: the poll schedule's prior.
+  const pollHistory = new PollHistory(db);
+  const pollBounds = { minMs: config.pollMinMs, maxMs: config.pollMaxMs };
   const rules: LifecycleRules = {
     maxWaitMs: config.jobMaxWaitMs,
     leaseMs: LEASE_MS,
@@ -147,12 +151,15 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     // Up to 10% random spread, so jobs started together do not poll in lockstep.
     pollDelay: (state, retryAfterMs) =>
       Math.max(
-        Math.round(nextPollDelay(state, { minMs: config.pollMinMs, maxMs: config.pollMaxMs }) * (1 + 0.1 * random())),
+        Math.round(nextPollDelay(state, pollBounds, pollHistory.prior) * (1 + 0.1 * random())),
         retryAfterMs ?? 0,
       ),
   };
   const messenger = new DiscordMessenger(client.rest, clock, () => client.user?.id);
-  const presenter = new Presenter(jobs, messenger, clock, log, { progressEditMs: config.progressEditMs });
+  const presenter = new Presenter(jobs, messenger, clock, log, {
+    progressEditMs: config.progressEditMs,
+    prior: () => pollHistory.prior,
+  });
   // The scheduler runs the worker's steps, and the worker's events wake the scheduler:
   // the one cycle in the graph, closed by a call that runs only once both exist.
   const poller = new Poller(jobs, { step: (job) => worker.step(job) }, clock, heartbeat.wrap(timers), log, {

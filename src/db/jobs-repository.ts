@@ -69,6 +69,13 @@ export interface Job extends JobParams, JobOrigin {
   postAttemptedAt: number | null;
   /** Who cancelled it (the member or a moderator), when it was cancelled. */
   cancelledBy: string | null;
+  /** The latest status check (or the create answer). */
+  lastPolledAt: number | null;
+  /** How the job left polling, for the learned prior: when, from what progress, after which check. */
+  endedAt: number | null;
+  endProgress: number | null;
+  endProgressAt: number | null;
+  endPrevPollAt: number | null;
   deliveredMessageId: string | null;
   deliveryMode: 'attachment' | 'link' | null;
   /** Credits the job counted against the server's budget when it was admitted. */
@@ -126,6 +133,11 @@ interface JobRow {
   delivery_claimed_at: number | null;
   post_attempted_at: number | null;
   cancelled_by: string | null;
+  last_polled_at: number | null;
+  ended_at: number | null;
+  end_progress: number | null;
+  end_progress_at: number | null;
+  end_prev_poll_at: number | null;
   delivered_message_id: string | null;
   delivery_mode: 'attachment' | 'link' | null;
   cost: number;
@@ -183,6 +195,11 @@ function toJob(r: JobRow): Job {
     deliveryClaimedAt: r.delivery_claimed_at,
     postAttemptedAt: r.post_attempted_at,
     cancelledBy: r.cancelled_by,
+    lastPolledAt: r.last_polled_at,
+    endedAt: r.ended_at,
+    endProgress: r.end_progress,
+    endProgressAt: r.end_progress_at,
+    endPrevPollAt: r.end_prev_poll_at,
     deliveredMessageId: r.delivered_message_id,
     deliveryMode: r.delivery_mode,
     cost: r.cost,
@@ -245,6 +262,11 @@ export type JobPatch = Partial<
     | 'deliveryClaimedAt'
     | 'postAttemptedAt'
     | 'cancelledBy'
+    | 'lastPolledAt'
+    | 'endedAt'
+    | 'endProgress'
+    | 'endProgressAt'
+    | 'endPrevPollAt'
     | 'deliveredMessageId'
     | 'deliveryMode'
     | 'imagePath'
@@ -276,6 +298,11 @@ const PATCH_COLUMNS: Record<keyof JobPatch, string> = {
   deliveryClaimedAt: 'delivery_claimed_at',
   postAttemptedAt: 'post_attempted_at',
   cancelledBy: 'cancelled_by',
+  lastPolledAt: 'last_polled_at',
+  endedAt: 'ended_at',
+  endProgress: 'end_progress',
+  endProgressAt: 'end_progress_at',
+  endPrevPollAt: 'end_prev_poll_at',
   deliveredMessageId: 'delivered_message_id',
   deliveryMode: 'delivery_mode',
   imagePath: 'image_path',

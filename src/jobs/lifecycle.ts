@@ -201,6 +201,10 @@ export type Decision = { ok: true; step: Step } | { ok: false; reason: string };
 /** What the schedule needs to know to pick the next poll. */
 export interface PollState {
   now: number;
+  /** Which history applies to it. */
+  model: string;
+  seconds: number;
+  size: string;
   submittedAt: number;
   progress: number;
   progressChangedAt: number | null;
@@ -259,6 +263,9 @@ function pollState(job: Job, patch: JobPatch, now: number): PollState {
   const merged = { ...job, ...patch };
   return {
     now,
+    model: merged.model,
+    seconds: merged.seconds,
+    size: merged.size,
     submittedAt: merged.submittedAt ?? merged.createdAt,
     progress: merged.progress,
     progressChangedAt: merged.progressChangedAt,
@@ -269,6 +276,14 @@ function pollState(job: Job, patch: JobPatch, now: number): PollState {
 }
 
 const ended = (now: number): JobPatch => ({ finishedAt: now, nextRunAt: null });
+
+/** How a job left polling, kept for the learned prior (poll-prior.ts): when, from where, after which check. */
+const leftPolling = (job: Job, now: number): JobPatch => ({
+  endedAt: now,
+  endProgress: job.progress,
+  endProgressAt: job.progressChangedAt,
+  endPrevPollAt: job.lastPolledAt,
+});
 
 /**
  * The lifecycle's one decision: what `event` does to `job` at `now`. Pure: the
@@ -307,6 +322,7 @@ export function decide(job: Job, event: JobEvent, now: number, rules: LifecycleR
         upstreamId: event.task.id,
         submittedAt: now,
         deadlineAt: now + rules.maxWaitMs,
+        lastPolledAt: now,
         errorStreak: 0,
         errorMessage: null,
       };
@@ -325,7 +341,15 @@ export function decide(job: Job, event: JobEvent, now: number, rules: LifecycleR
       if (task.status === 'completed')
         return step(
           'completed',
-          { progress: 100, videoUrl: task.videoUrl ?? null, errorStreak: 0, pollCount, nextRunAt: now },
+          {
+            progress: 100,
+            videoUrl: task.videoUrl ?? null,
+            errorStreak: 0,
+            pollCount,
+            nextRunAt: now,
+            lastPolledAt: now,
+            ...leftPolling(job, now),
+          },
           [{ type: 'wake' }],
         );
       if (task.status === 'failed')
@@ -335,13 +359,15 @@ export function decide(job: Job, event: JobEvent, now: number, rules: LifecycleR
             errorCode: task.error?.code ?? null,
             errorMessage: task.error?.message ?? null,
             pollCount,
+            lastPolledAt: now,
+            ...leftPolling(job, now),
             ...ended(now),
           },
           [{ type: 'showOutcome' }],
         );
       // queued, in_progress, or a status not known yet: keep following it.
       const { status, patch } = taskPatch(job, task, now);
-      const polled: JobPatch = { ...patch, errorStreak: 0, pollCount };
+      const polled: JobPatch = { ...patch, errorStreak: 0, pollCount, lastPolledAt: now };
       polled.nextRunAt = now + rules.pollDelay(pollState(job, polled, now));
       return step(status, polled, [{ type: 'showProgress' }]);
     }
@@ -349,7 +375,12 @@ export function decide(job: Job, event: JobEvent, now: number, rules: LifecycleR
       if (event.failure.gone)
         return step(
           'failed',
-          { errorCode: 'not_found', errorMessage: 'The video service no longer knows this task.', ...ended(now) },
+          {
+            errorCode: 'not_found',
+            errorMessage: 'The video service no longer knows this task.',
+            ...leftPolling(job, now),
+            ...ended(now),
+          },
           [{ type: 'showOutcome' }],
         );
       // Everything else (network, 429, 5xx, even 401/403, which an operator can
@@ -359,7 +390,9 @@ export function decide(job: Job, event: JobEvent, now: number, rules: LifecycleR
       return step(job.status, { errorStreak, nextRunAt: now + delay });
     }
     case 'timedOut':
-      return step('timed_out', { deadlineAt: deadlineOf(job, rules), ...ended(now) }, [{ type: 'showOutcome' }]);
+      return step('timed_out', { deadlineAt: deadlineOf(job, rules), ...leftPolling(job, now), ...ended(now) }, [
+        { type: 'showOutcome' },
+      ]);
     case 'claimDelivery':
       return step('delivering', {
         deliveryAttempts: job.deliveryAttempts + 1,

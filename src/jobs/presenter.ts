@@ -2,13 +2,16 @@ import type { Clock } from '../clock.js';
 import type { Job, JobsRepository } from '../db/jobs-repository.js';
 import type { Logger } from '../logger.js';
 import type { DiscordMessenger, SendOutcome } from '../services/discord-messenger.js';
-import { estimateRemainingMs } from '../services/poll-policy.js';
+import { estimateRemaining } from '../services/poll-policy.js';
+import type { PollPrior } from '../services/poll-prior.js';
 import { progressKey, renderFailureNotice, renderJob, type ProgressView } from '../ui/render.js';
 import { isIn } from './lifecycle.js';
 
 export interface PresenterOptions {
   /** Minimum spacing of progress edits of one message. */
   progressEditMs: number;
+  /** What earlier jobs took (the time left where progress says little), as it stands now. */
+  prior?: () => PollPrior;
 }
 
 /**
@@ -34,16 +37,24 @@ export class Presenter {
   progressView(job: Job, line: { position?: number; paused?: boolean } = {}): ProgressView {
     const view: ProgressView = { status: job.status, progress: job.progress, ...line };
     if (!isIn(job.status, 'polled') || job.submittedAt === null) return view;
-    const etaMs = estimateRemainingMs({
-      now: this.clock.now(),
-      submittedAt: job.submittedAt,
-      progress: job.progress,
-      progressChangedAt: job.progressChangedAt,
-      startedAt: job.startedAt,
-      startedProgress: job.startedProgress,
-      errorStreak: job.errorStreak,
-    });
-    return etaMs !== undefined && etaMs > 0 ? { ...view, etaMs } : view;
+    const eta = estimateRemaining(
+      {
+        now: this.clock.now(),
+        submittedAt: job.submittedAt,
+        progress: job.progress,
+        progressChangedAt: job.progressChangedAt,
+        startedAt: job.startedAt,
+        startedProgress: job.startedProgress,
+        errorStreak: job.errorStreak,
+        model: job.model,
+        seconds: job.seconds,
+        size: job.size,
+      },
+      this.options.prior?.(),
+    );
+    if (!eta || eta.etaMs <= 0) return view;
+    // From earlier jobs rather than this one's progress: shown as an estimate, never as a percentage.
+    return { ...view, etaMs: eta.etaMs, ...(eta.basis === 'history' ? { etaEstimated: true } : {}) };
   }
 
   /** Edits the reply when what the member sees changed and the last edit is old enough. Returns whether it did. */

@@ -107,8 +107,10 @@ const unix = (ms: number) => Math.floor(ms / 1000);
 export interface ProgressView {
   status: JobStatus;
   progress: number;
-  /** Estimated milliseconds left, when progress allows an estimate. */
+  /** Estimated milliseconds left, when progress (or the history of earlier jobs) allows an estimate. */
   etaMs?: number;
+  /** The estimate comes from earlier jobs, not this job's progress: it is labelled so. */
+  etaEstimated?: boolean;
   /** While waiting: the place in the line (1 = next), and whether the line is paused. */
   position?: number;
   paused?: boolean;
@@ -149,7 +151,7 @@ export function ordinal(locale: string, n: number): string {
 export function progressKey(locale: string, view: ProgressView): string {
   const eta = view.etaMs === undefined ? '' : formatDuration(locale, view.etaMs);
   const place = view.position === undefined ? '' : JSON.stringify(shownPlace(view.position));
-  return `${view.status}|${Math.round(view.progress)}|${eta}|${place}|${view.paused ? 'paused' : ''}`;
+  return `${view.status}|${Math.round(view.progress)}|${eta}${view.etaEstimated ? '~' : ''}|${place}|${view.paused ? 'paused' : ''}`;
 }
 
 function parameterFields(job: Job, locale: string): APIEmbedField[] {
@@ -200,7 +202,9 @@ export function renderJob(job: Job, view: ProgressView = { status: job.status, p
   if (view.etaMs !== undefined && isIn(view.status, 'polled')) {
     fields.push({
       name: t(locale, 'job.field.eta'),
-      value: t(locale, 'job.value.eta', { eta: formatDuration(locale, view.etaMs) }),
+      value: t(locale, view.etaEstimated ? 'job.value.eta_estimated' : 'job.value.eta', {
+        eta: formatDuration(locale, view.etaMs),
+      }),
       inline: true,
     });
   }

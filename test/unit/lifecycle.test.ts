@@ -17,7 +17,7 @@ import {
   type StatusGroup,
 } from '../../src/jobs/lifecycle.js';
 import type { VideoTask } from '../../src/services/tuzi/types.js';
-import { newJob } from '../../emulators/job-rows.js';
+import { jobRow, newJob } from '../../emulators/job-rows.js';
 import { lifecycleTables } from '../support/lifecycle-doc.js';
 
 const NOW = Date.UTC(2026, 0, 1, 12);
@@ -29,39 +29,13 @@ const rules: LifecycleRules = {
 };
 
 function job(overrides: Partial<Job> = {}): Job {
-  return {
-    ...newJob(),
-    id: 1,
-    messageId: null,
-    messageGone: false,
+  return jobRow({
     status: 'submitting',
     upstreamId: 'sora-2:task_1',
-    progress: 0,
-    progressChangedAt: null,
-    startedAt: null,
-    startedProgress: null,
-    videoUrl: null,
-    errorCode: null,
-    errorMessage: null,
     createdAt: NOW - 60_000,
     submittedAt: NOW - 60_000,
-    deadlineAt: null,
-    finishedAt: null,
-    nextRunAt: null,
-    pollCount: 0,
-    errorStreak: 0,
-    shownKey: null,
-    shownAt: null,
-    deliveryAttempts: 0,
-    deliveryClaimedAt: null,
-    postAttemptedAt: null,
-    cancelledBy: null,
-    cost: 0,
-    deliveredMessageId: null,
-    deliveryMode: null,
-    updatedAt: 0,
     ...overrides,
-  };
+  });
 }
 
 const task = (status: VideoTask['status'], progress = 0, extra: Partial<VideoTask> = {}): VideoTask => ({

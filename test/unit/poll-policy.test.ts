@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
+  estimateRemaining,
   estimateRemainingMs,
   nextPollDelay,
   type PollBounds,
   type PollSnapshot,
 } from '../../src/services/poll-policy.js';
+import { EMPTY_PRIOR, type FinishedJob, buildPrior } from '../../src/services/poll-prior.js';
 
 const bounds: PollBounds = { minMs: 3_000, maxMs: 30_000 };
 const base: PollSnapshot = { now: 0, submittedAt: 0, progress: 0, progressChangedAt: 0, errorStreak: 0 };
@@ -156,5 +158,199 @@ describe('nextPollDelay', () => {
       }
       expect(new Set(shown).size).toBeGreaterThanOrEqual(2);
     }
+  });
+});
+
+describe('nextPollDelay with the start of the run known', () => {
+  it('measures the rate from the first running reading, so a long queue does not push the end out', () => {
+    // Queued 20 min, first seen running at 20 min with 0 %, 50 % at 22 min: the end is due at 24 min.
+    const s: PollSnapshot = {
+      ...base,
+      now: 23.9 * 60_000,
+      progress: 50,
+      progressChangedAt: 22 * 60_000,
+      startedAt: 20 * 60_000,
+      startedProgress: 0,
+    };
+    expect(nextPollDelay(s, bounds)).toBe(bounds.minMs);
+    // From submission the same reading would put the end at 44 min: as sparse as allowed.
+    expect(nextPollDelay({ ...s, startedAt: null, startedProgress: null }, bounds)).toBe(bounds.maxMs);
+  });
+});
+
+describe('nextPollDelay with a learned prior', () => {
+  const S = 1_000;
+  const MIN = 60 * S;
+  const SORA = { model: 'sora-2', seconds: 10, size: '1280x720' };
+  const rand = (i: number) => ((i * 2654435761) % 1000) / 1000;
+
+  /** Jobs on a relay that reports no progress: running at 0 % for 2–12 min after 10 s in the queue. */
+  const silentRelay = buildPrior(
+    Array.from({ length: 150 }, (_, i): FinishedJob => {
+      const at = i * 20 * MIN;
+      const endedAt = at + 10 * S + (2 + 10 * rand(i)) * MIN;
+      return {
+        jobId: i,
+        ...SORA,
+        submittedAt: at,
+        startedAt: at + 10 * S,
+        startedProgress: 0,
+        endProgress: 0,
+        endProgressAt: at,
+        prevPollAt: endedAt - 5 * S,
+        endedAt,
+        outcome: 'completed',
+      };
+    }),
+  );
+  /** Jobs on a relay that holds 99 % for 10–40 % of the run (moderation) after smooth progress. */
+  const holdingRelay = buildPrior(
+    Array.from({ length: 150 }, (_, i): FinishedJob => {
+      const at = i * 20 * MIN;
+      const run = (2 + 10 * rand(i)) * MIN;
+      const hold = (0.1 + 0.3 * rand(i + 7)) * run;
+      const seen99 = at + (run - hold);
+      return {
+        jobId: i,
+        ...SORA,
+        submittedAt: at,
+        startedAt: at,
+        startedProgress: 0,
+        endProgress: 99,
+        endProgressAt: seen99,
+        prevPollAt: at + run - 3 * S,
+        endedAt: at + run,
+        outcome: 'completed',
+      };
+    }),
+  );
+  /** Running at 0 % since 10 s after submission. */
+  const silent = (sinceStart: number): PollSnapshot => ({
+    ...base,
+    ...SORA,
+    now: 10 * S + sinceStart,
+    startedAt: 10 * S,
+    startedProgress: 0,
+  });
+
+  it('makes the same decisions as schedule 1 without history', () => {
+    for (const progress of [0, 10, 50, 90, 99])
+      for (const now of [0, 30 * S, 5 * MIN, 20 * MIN]) {
+        const s: PollSnapshot = { ...base, ...SORA, now, progress, progressChangedAt: progress ? now / 2 : 0 };
+        expect(nextPollDelay(s, bounds, EMPTY_PRIOR)).toBe(nextPollDelay(s, bounds));
+      }
+  });
+
+  it('on a relay without progress: sparse before jobs like this one end, dense where they do', () => {
+    const at = (t: number) => nextPollDelay(silent(t), bounds, silentRelay);
+    // Nothing ends in the first 2 minutes: as sparse as allowed (schedule 1 alone would poll at 3–5 s).
+    expect(at(5 * S)).toBe(bounds.maxMs);
+    expect(at(60 * S)).toBe(bounds.maxMs);
+    expect(nextPollDelay(silent(5 * S), bounds)).toBeLessThan(10 * S);
+    // Ends spread evenly over 10 minutes, about 33 polls there: every ~9 s.
+    for (const t of [3 * MIN, 5 * MIN, 8 * MIN, 11 * MIN]) {
+      expect(at(t)).toBeGreaterThan(6 * S);
+      expect(at(t)).toBeLessThan(11 * S);
+    }
+    // Later than every job before it: backing off gradually, to the maximum within minutes.
+    expect(at(14 * MIN)).toBeGreaterThan(at(11 * MIN));
+    expect(at(14 * MIN)).toBeLessThan(bounds.maxMs);
+    expect(at(40 * MIN)).toBe(bounds.maxMs);
+    // The same history spoken for by the whole provider when the model is unknown.
+    expect(nextPollDelay({ ...silent(5 * MIN), model: undefined }, bounds, silentRelay)).toBe(at(5 * MIN));
+  });
+
+  it('where 99 % is held: no dense polling at the 99 % mark, dense when the holds end', () => {
+    // 99 % first seen 300 s into a run from 0 %: the linear time left is ~3 s, the hold 30 s – 3 min.
+    const at99 = (t: number): PollSnapshot => ({
+      ...base,
+      ...SORA,
+      now: 300 * S + t,
+      progress: 99,
+      progressChangedAt: 300 * S,
+      startedAt: 0,
+      startedProgress: 0,
+    });
+    expect(nextPollDelay(at99(0), bounds)).toBe(bounds.minMs);
+    expect(nextPollDelay(at99(0), bounds, holdingRelay)).toBe(bounds.maxMs);
+    expect(nextPollDelay(at99(60 * S), bounds, holdingRelay)).toBeLessThan(6 * S);
+    // Before 99 %, the end is not near where the rate points: schedule 1 would close in on it.
+    const at95: PollSnapshot = { ...at99(0), now: 290 * S, progress: 95, progressChangedAt: 288 * S };
+    expect(nextPollDelay(at95, bounds)).toBeLessThan(5 * S);
+    expect(nextPollDelay(at95, bounds, holdingRelay)).toBeGreaterThan(10 * S);
+  });
+
+  it('leaves a job whose progress still moves to its progress', () => {
+    // At 40 % on the holding relay nothing ever ended there; the end is far: schedule 1 (sparse) holds.
+    const mid: PollSnapshot = { ...base, ...SORA, now: 120 * S, progress: 40, progressChangedAt: 120 * S };
+    expect(nextPollDelay(mid, bounds, holdingRelay)).toBe(bounds.maxMs);
+    // And on the silent relay (where no job ever reached 40 %) schedule 1 answers as well.
+    expect(nextPollDelay(mid, bounds, silentRelay)).toBe(nextPollDelay(mid, bounds));
+  });
+
+  it('backs off on errors whatever the history says', () => {
+    expect(nextPollDelay({ ...silent(5 * MIN), errorStreak: 2 }, bounds, silentRelay)).toBe(12_000);
+  });
+
+  it('always stays within the bounds', () => {
+    for (const b of [bounds, { minMs: 1_000, maxMs: 3_600_000 }, { minMs: 10_000, maxMs: 10_000 }])
+      for (const prior of [silentRelay, holdingRelay])
+        for (const progress of [0, 1, 50, 90, 99])
+          for (const t of [0, 5 * S, 2 * MIN, 7 * MIN, 30 * MIN, 3 * 60 * MIN, 24 * 60 * MIN]) {
+            const s: PollSnapshot = {
+              ...base,
+              ...SORA,
+              now: t,
+              progress,
+              progressChangedAt: progress ? t / 2 : 0,
+              startedAt: progress || t > 10 * S ? 0 : null,
+              startedProgress: 0,
+            };
+            const d = nextPollDelay(s, b, prior);
+            expect(Number.isFinite(d)).toBe(true);
+            expect(d).toBeGreaterThanOrEqual(b.minMs);
+            expect(d).toBeLessThanOrEqual(b.maxMs);
+          }
+  });
+
+  describe('estimateRemaining', () => {
+    it("is the job's own progress where it moves", () => {
+      const s = { ...base, now: 60_000, progress: 20, progressChangedAt: 60_000 };
+      expect(estimateRemaining(s)).toEqual({ etaMs: 240_000, basis: 'progress' });
+      expect(estimateRemaining({ ...s, ...SORA }, holdingRelay)).toEqual({ etaMs: 240_000, basis: 'progress' });
+      expect(estimateRemaining(base)).toBeUndefined();
+    });
+
+    it('comes from the history, labelled so, where upstream reports no progress', () => {
+      const early = estimateRemaining(silent(30 * S), silentRelay)!;
+      expect(early.basis).toBe('history');
+      // Ends spread over 2–12 min: the median of those still to come, about 6.5 min in, less the 30 s gone.
+      expect(early.etaMs).toBeGreaterThan(5 * MIN);
+      expect(early.etaMs).toBeLessThan(8 * MIN);
+      const later = estimateRemaining(silent(10 * MIN), silentRelay)!;
+      expect(later.basis).toBe('history');
+      expect(later.etaMs).toBeLessThan(1.5 * MIN);
+      // Later than nearly every job before it: nothing to say, rather than a made-up figure.
+      expect(estimateRemaining(silent(13 * MIN), silentRelay)).toBeUndefined();
+      // No history, no progress: nothing.
+      expect(estimateRemaining(silent(30 * S), EMPTY_PRIOR)).toBeUndefined();
+    });
+
+    it('covers a hold at 99 % the rate calls overdue', () => {
+      const s: PollSnapshot = {
+        ...base,
+        ...SORA,
+        now: 330 * S,
+        progress: 99,
+        progressChangedAt: 300 * S,
+        startedAt: 0,
+        startedProgress: 0,
+      };
+      expect(estimateRemainingMs(s)).toBeLessThan(0);
+      const e = estimateRemaining(s, holdingRelay)!;
+      expect(e.basis).toBe('history');
+      expect(e.etaMs).toBeGreaterThan(10 * S);
+      expect(e.etaMs).toBeLessThan(3 * MIN);
+    });
   });
 });

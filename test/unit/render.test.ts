@@ -11,43 +11,20 @@ import {
   shorten,
 } from '../../src/ui/render.js';
 import { isDeliveryOf } from '../../src/jobs/delivery-marker.js';
-import { newJob } from '../../emulators/job-rows.js';
+import { jobRow } from '../../emulators/job-rows.js';
 import type { APIMessage } from 'discord.js';
 
 function job(overrides: Partial<Job> = {}): Job {
-  return {
-    ...newJob(),
+  return jobRow({
     id: 7,
     status: 'in_progress',
     upstreamId: 'sora-2:task_01k78gpb3ffrmtyww0000000000',
     progress: 42,
-    progressChangedAt: null,
-    startedAt: null,
-    startedProgress: null,
-    videoUrl: null,
-    errorCode: null,
-    errorMessage: null,
-    createdAt: Date.UTC(2026, 0, 1, 12),
     submittedAt: Date.UTC(2026, 0, 1, 12),
     deadlineAt: Date.UTC(2026, 0, 1, 13, 30),
-    finishedAt: null,
-    nextRunAt: null,
-    pollCount: 0,
-    errorStreak: 0,
-    shownKey: null,
-    shownAt: null,
-    deliveryAttempts: 0,
-    deliveryClaimedAt: null,
-    postAttemptedAt: null,
-    cancelledBy: null,
-    deliveredMessageId: null,
-    deliveryMode: null,
     messageId: '1300000000000000001',
-    messageGone: false,
-    cost: 0,
-    updatedAt: 0,
     ...overrides,
-  };
+  });
 }
 
 describe('render', () => {

@@ -1,36 +1,159 @@
 /**
- * Simulated upstream video tasks: when each one leaves the queue, how its
- * reported progress moves, and when (and how) it ends. Everything is
- * precomputed per simulated second from a seeded PRNG, so every policy is
- * replayed against exactly the same jobs.
+ * Simulated upstream video tasks: when each one is submitted, when it leaves
+ * the queue, how its reported progress moves, and when (and how) it ends.
+ * Everything is precomputed per simulated second from a seeded PRNG, so
+ * every policy is replayed against exactly the same jobs.
+ *
+ * A shape is one relay's way of reporting (issue #16): smooth progress,
+ * coarse steps (0/25/50/75), none at all, 99 % held through moderation, a
+ * long wait in the queue at 0 %, a provider that slows down over the day,
+ * and a mix of models with their own durations and reporting.
  */
 import { type Random, intBetween, mulberry32, shuffle, uniform } from './prng.js';
 
-export type CurveKind = 'smooth' | 'step' | 'stall' | 'late-fail';
+/** How one job's reported progress moves. */
+export type CurveKind = 'smooth' | 'coarse' | 'none' | 'stall-99' | 'step' | 'stall-90' | 'late-fail';
 
-export const CURVE_KINDS: readonly CurveKind[] = ['smooth', 'step', 'stall', 'late-fail'];
+export type ShapeId = 'smooth' | 'coarse' | 'none' | 'stall-99' | 'long-queue' | 'drift' | 'models';
 
-/** Share of each curve in a generated batch. */
-export const CURVE_MIX: Readonly<Record<CurveKind, number>> = {
-  smooth: 0.4,
-  step: 0.25,
-  stall: 0.25,
-  'late-fail': 0.1,
+export const SHAPE_IDS: readonly ShapeId[] = ['smooth', 'coarse', 'none', 'stall-99', 'long-queue', 'drift', 'models'];
+
+export interface SimGroup {
+  model: string;
+  seconds: number;
+  size: string;
+}
+
+/** One kind of job within a shape. */
+interface JobClass {
+  group: SimGroup;
+  /** Share of the shape's jobs. */
+  share: number;
+  /** Time in the upstream queue (status queued, progress 0), ms. */
+  queueMs: readonly [number, number];
+  /** From leaving the queue to the terminal status, ms (before any drift). */
+  runMs: readonly [number, number];
+  /** Curves and their shares within the class. */
+  curves: readonly (readonly [CurveKind, number])[];
+}
+
+export interface ShapeSpec {
+  id: ShapeId;
+  label: string;
+  /** One line, for the table. */
+  note: string;
+  /** Whether upstream reports progress (the issue's targets differ). */
+  reportsProgress: boolean;
+  classes: readonly JobClass[];
+  /** Run times grow linearly from 1× for the first submission to this for the last. */
+  slowdown: number;
+}
+
+const MIN = 60_000;
+const SORA: SimGroup = { model: 'sora-2', seconds: 10, size: '1280x720' };
+const USUAL_QUEUE = [0, MIN] as const;
+const USUAL_RUN = [2 * MIN, 12 * MIN] as const;
+const one = (curve: CurveKind, extra: Partial<JobClass> = {}): JobClass[] => [
+  { group: SORA, share: 1, queueMs: USUAL_QUEUE, runMs: USUAL_RUN, curves: [[curve, 1]], ...extra },
+];
+
+export const SHAPES: Readonly<Record<ShapeId, ShapeSpec>> = {
+  smooth: {
+    id: 'smooth',
+    label: 'smooth',
+    note: 'progress tracks time (±25% speed, ±1 pt noise)',
+    reportsProgress: true,
+    classes: one('smooth'),
+    slowdown: 1,
+  },
+  coarse: {
+    id: 'coarse',
+    label: 'coarse steps',
+    note: 'only 0/25/50/75 %, each when the work passes it',
+    reportsProgress: true,
+    classes: one('coarse'),
+    slowdown: 1,
+  },
+  none: {
+    id: 'none',
+    label: 'no progress',
+    note: '0 % until done (queued, then in_progress)',
+    reportsProgress: false,
+    classes: one('none'),
+    slowdown: 1,
+  },
+  'stall-99': {
+    id: 'stall-99',
+    label: 'stall at 99 %',
+    note: 'smooth to 99 %, then 99 % for 10–40% of the run (moderation)',
+    reportsProgress: true,
+    classes: one('stall-99'),
+    slowdown: 1,
+  },
+  'long-queue': {
+    id: 'long-queue',
+    label: 'long queue',
+    note: 'queued at 0 % for 5–30 min, then smooth',
+    reportsProgress: true,
+    classes: one('smooth', { queueMs: [5 * MIN, 30 * MIN] }),
+    slowdown: 1,
+  },
+  drift: {
+    id: 'drift',
+    label: 'slower over the day',
+    note: 'run times grow 1× → 2.5× over the day; 40% smooth, 25% steps, 25% stall ~90%, 10% late failure',
+    reportsProgress: true,
+    classes: one('smooth', {
+      curves: [
+        ['smooth', 0.4],
+        ['step', 0.25],
+        ['stall-90', 0.25],
+        ['late-fail', 0.1],
+      ],
+    }),
+    slowdown: 2.5,
+  },
+  models: {
+    id: 'models',
+    label: 'mix of models',
+    note: 'four models, each with its own durations and reporting (smooth, coarse, none, none)',
+    reportsProgress: false,
+    classes: [
+      {
+        group: { model: 'sora-2', seconds: 10, size: '720x1280' },
+        share: 0.25,
+        queueMs: USUAL_QUEUE,
+        runMs: [1.5 * MIN, 4 * MIN],
+        curves: [['smooth', 1]],
+      },
+      {
+        group: { model: 'sora-2', seconds: 15, size: '1280x720' },
+        share: 0.25,
+        queueMs: USUAL_QUEUE,
+        runMs: [3 * MIN, 7 * MIN],
+        curves: [['coarse', 1]],
+      },
+      {
+        group: { model: 'sora-2-pro', seconds: 25, size: '1792x1024' },
+        share: 0.25,
+        queueMs: USUAL_QUEUE,
+        runMs: [8 * MIN, 20 * MIN],
+        curves: [['none', 1]],
+      },
+      {
+        group: { model: 'veo3', seconds: 8, size: '16:9' },
+        share: 0.25,
+        queueMs: USUAL_QUEUE,
+        runMs: [1 * MIN, 3 * MIN],
+        curves: [['none', 1]],
+      },
+    ],
+    slowdown: 1,
+  },
 };
 
-/** Ranges the generator draws from (documented in the benchmark output). */
-export const JOB_SHAPE = {
-  /** Time in the upstream queue (status queued, progress 0) before progress starts. */
-  queueMs: [0, 60_000],
-  /** Time from leaving the queue to the terminal status. */
-  runMs: [120_000, 720_000],
-  /** Stall: progress sits at 88–92% for this share of the run, then the task completes. */
-  stallShare: [0.2, 0.4],
-  /** Late failure: the task fails once progress reaches this value… */
-  failAt: [90, 99],
-  /** …after holding there for up to this share of the run (moderation). */
-  failHoldShare: [0, 0.3],
-} as const;
+/** Jobs arrive over one simulated day, at random (Poisson) times. */
+export const DAY_MS = 24 * 60 * MIN;
 
 export type Status = 'queued' | 'in_progress' | 'completed' | 'failed';
 
@@ -43,6 +166,9 @@ export interface Observation {
 export interface SimJob {
   id: number;
   kind: CurveKind;
+  group: SimGroup;
+  /** When it is submitted, ms since the start of the simulated day. */
+  submitAt: number;
   queueMs: number;
   runMs: number;
   /** When upstream first reports the terminal status (ms after submission). */
@@ -92,11 +218,9 @@ function smoothCurve(rng: Random): Curve {
   return (x) => 100 * g(x) + uniform(rng, -1, 1);
 }
 
-/** Jumps of 10–25 points; each is reported when the underlying work passes it, so the times are irregular. */
-function stepCurve(rng: Random): Curve {
+/** Reported only at fixed checkpoints, each when the underlying work passes it. */
+function checkpointCurve(rng: Random, checkpoints: readonly number[]): Curve {
   const g = speedProfile(rng, 5, 0.4);
-  const checkpoints: number[] = [];
-  for (let c = intBetween(rng, 10, 25); c < 100; c += intBetween(rng, 10, 25)) checkpoints.push(c);
   return (x) => {
     const work = 100 * g(x);
     let shown = 0;
@@ -105,11 +229,16 @@ function stepCurve(rng: Random): Curve {
   };
 }
 
-/** Smooth up to 88–91%, then creeps at most to 92% for 20–40% of the run, then completes. */
-function stallCurve(rng: Random): Curve {
-  const share = uniform(rng, JOB_SHAPE.stallShare[0], JOB_SHAPE.stallShare[1]);
-  const from = intBetween(rng, 88, 91);
-  const creepTimes = Array.from({ length: intBetween(rng, 0, 92 - from) }, () => rng()).sort((a, b) => a - b);
+/** Jumps of 10–25 points at irregular times. */
+function stepCurve(rng: Random): Curve {
+  const checkpoints: number[] = [];
+  for (let c = intBetween(rng, 10, 25); c < 100; c += intBetween(rng, 10, 25)) checkpoints.push(c);
+  return checkpointCurve(rng, checkpoints);
+}
+
+/** Smooth up to `from`, then creeps at most to `upTo` for `share` of the run, then completes. */
+function stallCurve(rng: Random, from: number, upTo: number, share: number): Curve {
+  const creepTimes = Array.from({ length: intBetween(rng, 0, upTo - from) }, () => rng()).sort((a, b) => a - b);
   const g = speedProfile(rng, 6, 0.25);
   const pre = 1 - share;
   return (x) => {
@@ -121,7 +250,7 @@ function stallCurve(rng: Random): Curve {
 
 /** Smooth up to a value in 90–99%, holds there for 0–30% of the run, then fails. */
 function lateFailCurve(rng: Random, failAt: number): Curve {
-  const hold = uniform(rng, JOB_SHAPE.failHoldShare[0], JOB_SHAPE.failHoldShare[1]);
+  const hold = uniform(rng, 0, 0.3);
   const g = speedProfile(rng, 6, 0.25);
   const pre = 1 - hold;
   return (x) => (x < pre ? Math.min(failAt, failAt * g(x / pre) + uniform(rng, -1, 1)) : failAt);
@@ -129,6 +258,25 @@ function lateFailCurve(rng: Random, failAt: number): Curve {
 
 /** A linear curve with no noise (used for the 30-second job). */
 export const linearCurve: Curve = (x) => 100 * x;
+
+function curveFor(kind: CurveKind, rng: Random): { curve: Curve; outcome: 'completed' | 'failed' } {
+  switch (kind) {
+    case 'smooth':
+      return { curve: smoothCurve(rng), outcome: 'completed' };
+    case 'coarse':
+      return { curve: checkpointCurve(rng, [25, 50, 75]), outcome: 'completed' };
+    case 'none':
+      return { curve: () => 0, outcome: 'completed' };
+    case 'stall-99':
+      return { curve: stallCurve(rng, 99, 99, uniform(rng, 0.1, 0.4)), outcome: 'completed' };
+    case 'step':
+      return { curve: stepCurve(rng), outcome: 'completed' };
+    case 'stall-90':
+      return { curve: stallCurve(rng, intBetween(rng, 88, 91), 92, uniform(rng, 0.2, 0.4)), outcome: 'completed' };
+    case 'late-fail':
+      return { curve: lateFailCurve(rng, intBetween(rng, 90, 99)), outcome: 'failed' };
+  }
+}
 
 /** Samples a curve once per simulated second into a job. */
 export function buildJob(
@@ -138,6 +286,8 @@ export function buildJob(
   runMs: number,
   curve: Curve,
   outcome: 'completed' | 'failed',
+  group: SimGroup = SORA,
+  submitAt = 0,
 ): SimJob {
   const endMs = queueMs + runMs;
   const seconds = Math.ceil(endMs / 1000) + 1;
@@ -154,6 +304,8 @@ export function buildJob(
   return {
     id,
     kind,
+    group,
+    submitAt,
     queueMs,
     runMs,
     endMs,
@@ -163,45 +315,43 @@ export function buildJob(
   };
 }
 
-/** How many of `n` jobs get each curve (largest remainder, so the counts add up to n). */
-export function allocateMix(n: number): Record<CurveKind, number> {
-  const exact = CURVE_KINDS.map((k) => ({ k, v: n * CURVE_MIX[k] }));
-  const counts = Object.fromEntries(exact.map(({ k, v }) => [k, Math.floor(v)])) as Record<CurveKind, number>;
-  let left = n - Object.values(counts).reduce((a, b) => a + b, 0);
-  for (const { k } of [...exact].sort((a, b) => b.v - Math.floor(b.v) - (a.v - Math.floor(a.v)))) {
+/** How many of `n` items get each share (largest remainder, so the counts add up to n). */
+export function allocate<K extends string>(n: number, shares: readonly (readonly [K, number])[]): [K, number][] {
+  const exact = shares.map(([k, v]) => ({ k, v: n * v }));
+  const counts = exact.map(({ k, v }): [K, number] => [k, Math.floor(v)]);
+  let left = n - counts.reduce((a, [, c]) => a + c, 0);
+  const order = exact.map((e, i) => ({ i, rem: e.v - Math.floor(e.v) })).sort((a, b) => b.rem - a.rem);
+  for (const { i } of order) {
     if (left <= 0) break;
-    counts[k] += 1;
+    const c = counts[i];
+    if (c) c[1] += 1;
     left -= 1;
   }
   return counts;
 }
 
-export function generateJobs(n: number, seed: number): SimJob[] {
+/** `n` jobs of one shape, submitted over one simulated day. */
+export function generateJobs(shape: ShapeId, n: number, seed: number): SimJob[] {
+  const spec = SHAPES[shape];
   const rng = mulberry32(seed);
-  const mix = allocateMix(n);
-  const kinds = shuffle(
-    rng,
-    CURVE_KINDS.flatMap((k) => Array.from({ length: mix[k] }, () => k)),
-  );
-  return kinds.map((kind, id) => {
-    const queueMs = Math.round(uniform(rng, JOB_SHAPE.queueMs[0], JOB_SHAPE.queueMs[1]));
-    const runMs = Math.round(uniform(rng, JOB_SHAPE.runMs[0], JOB_SHAPE.runMs[1]));
-    switch (kind) {
-      case 'smooth':
-        return buildJob(id, kind, queueMs, runMs, smoothCurve(rng), 'completed');
-      case 'step':
-        return buildJob(id, kind, queueMs, runMs, stepCurve(rng), 'completed');
-      case 'stall':
-        return buildJob(id, kind, queueMs, runMs, stallCurve(rng), 'completed');
-      case 'late-fail':
-        return buildJob(
-          id,
-          kind,
-          queueMs,
-          runMs,
-          lateFailCurve(rng, intBetween(rng, JOB_SHAPE.failAt[0], JOB_SHAPE.failAt[1])),
-          'failed',
-        );
-    }
+  const plan: { cls: JobClass; kind: CurveKind }[] = [];
+  allocate(
+    n,
+    spec.classes.map((c, i) => [String(i), c.share] as const),
+  ).forEach(([i, count]) => {
+    const cls = spec.classes[Number(i)];
+    if (!cls) return;
+    for (const [kind, k] of allocate(count, cls.curves)) for (let j = 0; j < k; j++) plan.push({ cls, kind });
+  });
+  shuffle(rng, plan);
+  const gap = DAY_MS / Math.max(1, n);
+  let at = 0;
+  return plan.map(({ cls, kind }, id) => {
+    at += -Math.log(1 - rng()) * gap;
+    const slow = 1 + (spec.slowdown - 1) * Math.min(1, at / DAY_MS);
+    const queueMs = Math.round(uniform(rng, cls.queueMs[0], cls.queueMs[1]));
+    const runMs = Math.round(uniform(rng, cls.runMs[0], cls.runMs[1]) * slow);
+    const { curve, outcome } = curveFor(kind, rng);
+    return buildJob(id, kind, queueMs, runMs, curve, outcome, cls.group, Math.round(at));
   });
 }
