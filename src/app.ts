@@ -30,7 +30,7 @@ import { syncCommands } from './services/command-sync.js';
 import { DiscordMessenger } from './services/discord-messenger.js';
 import { ImageRetention } from './services/image-retention.js';
 import { ImageStore } from './services/image-store.js';
-import { ChannelLogSender, lifecycleObserver, ModLog } from './services/mod-log.js';
+import { ChannelLogSender, lifecycleObserver, linePauseNotices, ModLog } from './services/mod-log.js';
 import { nextPollDelay } from './services/poll-policy.js';
 import { SettingsService } from './services/settings.js';
 import { TuziClient } from './services/tuzi/client.js';
@@ -209,10 +209,15 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       probeMaxMs: 10 * 60_000,
       backoffMs: 5_000,
     },
-    {
-      paused: (p) => log.warn({ reason: p.reason }, 'moderators: the video service is paused'),
-      resumed: () => log.info('moderators: the video service resumed'),
-    },
+    linePauseNotices(
+      modLog,
+      () => {
+        const byGuild = new Map<string, number>();
+        for (const w of jobs.line().waiting) if (w.guildId) byGuild.set(w.guildId, (byGuild.get(w.guildId) ?? 0) + 1);
+        return byGuild;
+      },
+      () => clock.now(),
+    ),
   );
   const jobService = new JobService(
     jobs,
@@ -231,7 +236,15 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
   const router = new InteractionRouter(
     [
       createSoraCommand({ jobs: jobService, jobsRepo: jobs, clock }),
-      createSoraConfigCommand({ settings, settingsRepo, controls, jobs, clock, modLog }),
+      createSoraConfigCommand({
+        settings,
+        settingsRepo,
+        controls,
+        jobs,
+        clock,
+        modLog,
+        service: () => (dispatcher.paused ? { paused: dispatcher.paused } : {}),
+      }),
       history.command,
     ],
     createComponentHandler({

@@ -29,7 +29,14 @@ import {
   type SettingsService,
 } from '../services/settings.js';
 import { t } from '../ui/i18n.js';
-import { renderBlocks, renderFilter, renderRoleRules, renderSettings, showTerm } from '../ui/settings-view.js';
+import {
+  renderBlocks,
+  renderFilter,
+  renderRoleRules,
+  renderSettings,
+  showTerm,
+  type ServiceSummary,
+} from '../ui/settings-view.js';
 import { zh } from './localize.js';
 import type { SlashCommand } from './types.js';
 
@@ -474,6 +481,8 @@ export interface SoraConfigDeps {
   clock: Clock;
   /** Settings changes go to the moderator log too. */
   modLog?: Pick<ModLog, 'record'>;
+  /** The bot's video service as a whole (the line's pause), shown at the top of `show`. */
+  service?: () => ServiceSummary;
 }
 
 export function createSoraConfigCommand(deps: SoraConfigDeps): SlashCommand {
@@ -501,6 +510,7 @@ export function createSoraConfigCommand(deps: SoraConfigDeps): SlashCommand {
         filterTerms: deps.controls.countFilterTerms(guildId),
         refusals: deps.controls.refusalCounts(guildId, dayStart),
       },
+      deps.service?.(),
     );
   };
 

@@ -230,9 +230,13 @@ export class Dispatcher {
         await this.events.emit(job, { type: 'abandoned', code: refusal.code, message: failure.message });
         return;
       }
+      // The line holds (or pauses) before the job is back in it: the pass its return wakes must not send it again.
+      const newlyPaused =
+        refusal.kind === 'full'
+          ? (this.holdOff(refusal.retryAfterMs), false)
+          : this.pauseLine(refusal.reason, failure.message);
       await this.events.emit(job, { type: 'requeued', reason: failure.message });
-      if (refusal.kind === 'full') this.holdOff(refusal.retryAfterMs);
-      else this.pauseLine(refusal.reason, failure.message);
+      if (newlyPaused) this.hooks.paused(this.pause!);
       return;
     }
     this.fullStreak = 0;
@@ -247,20 +251,21 @@ export class Dispatcher {
     this.log.info({ retryInMs: wait, streak: this.fullStreak }, 'the provider is full; the line waits');
   }
 
-  private pauseLine(reason: PauseState['reason'], message: string): void {
+  /** Pauses the line (or, already paused, probes later and less often); true when the pause is new. */
+  private pauseLine(reason: PauseState['reason'], message: string): boolean {
     const now = this.clock.now();
-    if (this.pause) {
-      // Still refused: probe again later, less often.
-      this.probeWaitMs = Math.min(this.options.probeMaxMs, this.probeWaitMs * 2);
-    } else {
+    const fresh = this.pause === undefined;
+    if (fresh) {
       this.pause = { reason, message, since: now };
       this.probeWaitMs = this.options.probeMinMs;
       this.state.set(PAUSE_KEY, JSON.stringify(this.pause));
       this.log.error({ reason, message }, 'the provider refuses every job; the line is paused');
-      this.hooks.paused(this.pause);
+    } else {
+      this.probeWaitMs = Math.min(this.options.probeMaxMs, this.probeWaitMs * 2);
     }
     this.probeAt = now + this.probeWaitMs;
     this.lastRefresh = -Infinity; // members see the pause now
+    return fresh;
   }
 
   private resume(): void {

@@ -44,7 +44,10 @@ export type ModLogEvent =
       seconds: number;
       channelId: string;
     }
-  | { kind: 'settings'; at: number; userId: string; changes: Record<string, unknown> };
+  | { kind: 'settings'; at: number; userId: string; changes: Record<string, unknown> }
+  /** The line for upstream capacity paused: the provider refuses every job (no balance, key refused). */
+  | { kind: 'service_paused'; at: number; reason: 'quota' | 'auth'; message: string; waiting: number }
+  | { kind: 'service_resumed'; at: number; pausedForMs: number };
 
 /** What the job services call as jobs start and fail. */
 export interface JobLifecycleEvents {
@@ -65,6 +68,33 @@ export function lifecycleObserver(events: JobLifecycleEvents): (job: Job, from: 
 }
 
 const CANCELLED: ReadonlySet<JobStatus> = new Set(['withdrawn', 'cancelled']);
+
+/**
+ * Tells moderators once when the line pauses, and once when it resumes: the
+ * servers that have jobs waiting then (the ones it affects). Plugged into the
+ * Dispatcher's hooks.
+ */
+export function linePauseNotices(
+  modLog: Pick<ModLog, 'record'>,
+  waitingByGuild: () => Map<string, number>,
+  now: () => number,
+): { paused(p: { reason: 'quota' | 'auth'; message: string }): void; resumed(p: { since: number }): void } {
+  let told = new Set<string>();
+  return {
+    paused(p) {
+      told = new Set();
+      for (const [guildId, waiting] of waitingByGuild()) {
+        told.add(guildId);
+        modLog.record(guildId, { kind: 'service_paused', at: now(), reason: p.reason, message: p.message, waiting });
+      }
+    },
+    resumed(p) {
+      for (const guildId of told)
+        modLog.record(guildId, { kind: 'service_resumed', at: now(), pausedForMs: now() - p.since });
+      told = new Set();
+    },
+  };
+}
 
 /** How a batch went: posted, worth trying again, or not postable there at all. */
 export type LogSendResult = 'ok' | 'retry' | 'drop';

@@ -134,6 +134,11 @@ const en = {
   'config.usage': 'Today (UTC)',
   'config.usage_value': '{started} video(s) started, {active} in progress',
   'config.history': 'Recent changes',
+  'config.service_paused': '⚠️ The video service is paused',
+  'config.service_paused_quota':
+    'Since {since} the provider refuses every video because the balance is used up (“{message}”). Videos wait in line and keep their places; nothing is charged. The bot checks again by itself and resumes once the balance is topped up.',
+  'config.service_paused_auth':
+    'Since {since} the provider refuses the bot’s API key (“{message}”). Videos wait in line and keep their places. The bot operator must check TUZI_API_KEY; the bot checks again by itself and resumes once the key works.',
   'config.history_none': 'No changes yet: the bot’s defaults apply.',
   'config.history_entry': '<t:{at}:R> <@{user}>: {changes}',
   'config.yes': 'on',
@@ -208,6 +213,11 @@ const en = {
   'modlog.refused': '🚫 <t:{at}:T> <@{user}> refused in <#{channel}>: {reason} · {model} · {seconds} s',
   'modlog.settings': '⚙️ <t:{at}:T> <@{user}> changed settings: {changes}',
   'modlog.overflow': '…and {n} more event(s) not shown: the log was too busy.',
+  'modlog.paused_quota':
+    '⏸️ <t:{at}:T> The video service is paused: the provider says the balance is used up (“{message}”). {waiting} video(s) of this server wait in line and keep their places; nothing is charged. It resumes by itself once the balance is topped up.',
+  'modlog.paused_auth':
+    '⏸️ <t:{at}:T> The video service is paused: the provider refuses the bot’s API key (“{message}”). {waiting} video(s) of this server wait in line and keep their places. The bot operator must check TUZI_API_KEY; it resumes by itself once the key works.',
+  'modlog.resumed': '▶️ <t:{at}:T> The video service works again after {duration}; the line moves on.',
   'modlog.private_prompt': '(private: prompt not logged)',
   'modlog.reason.blocked': 'blocked member',
   'modlog.reason.role': 'role rules',
@@ -395,6 +405,11 @@ const zhCN: Record<MessageKey, string> = {
   'config.usage': '今日（UTC）',
   'config.usage_value': '已开始 {started} 个视频，{active} 个进行中',
   'config.history': '最近的更改',
+  'config.service_paused': '⚠️ 视频服务已暂停',
+  'config.service_paused_quota':
+    '自 {since} 起，服务商因余额用完而拒绝所有视频（“{message}”）。视频在排队中保留位置，不会扣费。机器人会自动重试，充值后即恢复。',
+  'config.service_paused_auth':
+    '自 {since} 起，服务商拒绝了机器人的 API 密钥（“{message}”）。视频在排队中保留位置。请机器人运营者检查 TUZI_API_KEY；机器人会自动重试，密钥可用后即恢复。',
   'config.history_none': '尚无更改：使用机器人的默认设置。',
   'config.history_entry': '<t:{at}:R> <@{user}>：{changes}',
   'config.yes': '开',
@@ -467,6 +482,11 @@ const zhCN: Record<MessageKey, string> = {
   'modlog.refused': '🚫 <t:{at}:T> <@{user}> 在 <#{channel}> 被拒绝：{reason} · {model} · {seconds} 秒',
   'modlog.settings': '⚙️ <t:{at}:T> <@{user}> 更改了设置：{changes}',
   'modlog.overflow': '……还有 {n} 条事件未显示：日志过于繁忙。',
+  'modlog.paused_quota':
+    '⏸️ <t:{at}:T> 视频服务已暂停：服务商表示余额已用完（“{message}”）。本服务器有 {waiting} 个视频在排队，位置保留，不会扣费。充值后会自动恢复。',
+  'modlog.paused_auth':
+    '⏸️ <t:{at}:T> 视频服务已暂停：服务商拒绝了机器人的 API 密钥（“{message}”）。本服务器有 {waiting} 个视频在排队，位置保留。请机器人运营者检查 TUZI_API_KEY；密钥可用后会自动恢复。',
+  'modlog.resumed': '▶️ <t:{at}:T> 视频服务在 {duration} 后恢复，队列继续。',
   'modlog.private_prompt': '（私有：不记录提示词）',
   'modlog.reason.blocked': '被封禁的成员',
   'modlog.reason.role': '身份组规则',

@@ -1,6 +1,7 @@
+import type { RefusalReason } from '../db/controls-repository.js';
 import type { ModLogEvent } from '../services/mod-log.js';
 import { t, type MessageKey } from './i18n.js';
-import { shorten } from './render.js';
+import { formatDuration, shorten } from './render.js';
 import { describeChange } from './settings-view.js';
 
 /** Longest excerpt of a public job's prompt in a log line. */
@@ -19,6 +20,15 @@ function quotePrompt(prompt: string): string {
 function jobLink(guildId: string, channelId: string, messageId: string | null): string {
   return `https://discord.com/channels/${guildId}/${channelId}${messageId ? `/${messageId}` : ''}`;
 }
+
+/** Each refusal's label: a typed table, so a new reason without one fails the build. */
+const REFUSAL_LABELS: Record<RefusalReason, MessageKey> = {
+  blocked: 'modlog.reason.blocked',
+  role: 'modlog.reason.role',
+  filter: 'modlog.reason.filter',
+  server_daily_limit: 'modlog.reason.server_daily_limit',
+  server_daily_credits: 'modlog.reason.server_daily_credits',
+};
 
 /**
  * One compact line of the moderator log, in the server's language. A private
@@ -58,11 +68,21 @@ export function renderModLogLine(locale: string, guildId: string, e: ModLogEvent
         channel: e.channelId,
         model: e.model,
         seconds: e.seconds,
-        reason: t(locale, `modlog.reason.${e.reason}` as MessageKey),
+        reason: t(locale, REFUSAL_LABELS[e.reason]),
       });
       break;
     case 'settings':
       line = t(locale, 'modlog.settings', { at, user: e.userId, changes: describeChange(locale, e.changes) });
+      break;
+    case 'service_paused':
+      line = t(locale, e.reason === 'quota' ? 'modlog.paused_quota' : 'modlog.paused_auth', {
+        at,
+        waiting: e.waiting,
+        message: quotePrompt(e.message),
+      });
+      break;
+    case 'service_resumed':
+      line = t(locale, 'modlog.resumed', { at, duration: formatDuration(locale, e.pausedForMs) });
       break;
   }
   return shorten(line, LOG_LINE_MAX);

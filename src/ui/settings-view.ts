@@ -46,6 +46,12 @@ export interface ControlsSummary {
   refusals: Partial<Record<RefusalReason, number>>;
 }
 
+/** What moderators should know about the bot's video service as a whole. */
+export interface ServiceSummary {
+  /** Set while the line is paused because the provider refuses every job. */
+  paused?: { reason: 'quota' | 'auth'; message: string; since: number };
+}
+
 /** The `/sora-config show` view: effective settings, today's usage, recent changes. */
 export function renderSettings(
   locale: string,
@@ -53,6 +59,7 @@ export function renderSettings(
   usage: { started: number; active: number },
   history: AuditEntry[],
   controls?: ControlsSummary,
+  service?: ServiceSummary,
 ): APIEmbed {
   const lock = (locked: boolean) => (locked ? t(locale, 'config.locked') : '');
   const historyText =
@@ -141,7 +148,20 @@ export function renderSettings(
     );
   }
   fields.push({ name: t(locale, 'config.history'), value: shorten(historyText, 1024) });
-  return { title: t(locale, 'config.title'), color: 0x5865f2, fields };
+  if (service?.paused) {
+    const p = service.paused;
+    fields.unshift({
+      name: t(locale, 'config.service_paused'),
+      value: shorten(
+        t(locale, p.reason === 'quota' ? 'config.service_paused_quota' : 'config.service_paused_auth', {
+          since: `<t:${Math.floor(p.since / 1000)}:R>`,
+          message: p.message,
+        }),
+        1024,
+      ),
+    });
+  }
+  return { title: t(locale, 'config.title'), color: service?.paused ? 0xfee75c : 0x5865f2, fields };
 }
 
 /** One role's rules in a line. */

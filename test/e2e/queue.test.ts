@@ -1,7 +1,7 @@
 import type { APIMessage } from 'discord.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { World } from '../../emulators/world.js';
-import { creates, embedText, MINUTE, sora, videoMessages, world } from './helpers.js';
+import { command, creates, embedText, MINUTE, sora, videoMessages, world } from './helpers.js';
 
 let w: World;
 afterEach(async () => {
@@ -200,5 +200,47 @@ describe('the line for upstream capacity (end to end)', () => {
     const expected = [...placesBefore].sort((a, b) => a[1]! - b[1]!).map(([id]) => id);
     expect(order).toEqual(expected);
     expect(creates(w).filter((r) => r.status === 200)).toHaveLength(51);
+  });
+
+  it('the balance runs out mid-way: nothing fails, the line pauses, moderators are told once, it resumes', async () => {
+    // Enough credits for three 10-second videos (the emulator charges a credit per second).
+    w = await world({
+      env: { DEFAULT_MAX_ACTIVE: '0' },
+      tuzi: { credits: 30, jobDurationMs: 2 * MINUTE, quotaStyle: 'openai' },
+    });
+    const logChannel = w.discord.createChannel(w.guildId, { name: 'mod-log' }).id;
+    await command(w, w.users.mod, 'sora-config', { subcommand: 'set', options: { log_channel: logChannel } });
+    const members = Array.from(
+      { length: 6 },
+      (_, i) => w.discord.createUser({ username: `b${i}`, guildIds: [w.guildId] }).id,
+    );
+    for (const [i, m] of members.entries()) await sora(w, m, { prompt: `on credit ${i}` });
+    await w.advance(20_000);
+    const jobs = () => allJobs();
+    expect(jobs().filter((j) => j.upstreamId !== null)).toHaveLength(3);
+    expect(jobs().filter((j) => j.status === 'waiting')).toHaveLength(3);
+    expect(embedText(reply(jobs().find((j) => j.status === 'waiting')!.id)!)).toContain('video service is paused');
+    const show = await command(w, w.users.mod, 'sora-config', { subcommand: 'show' });
+    const shown = w.discord
+      .messages(w.channelId, { includeEphemeral: true })
+      .find((m) => m.id === show.originalMessageId)!;
+    expect(embedText(shown)).toContain('The video service is paused');
+
+    // Probes go on while the balance is empty; moderators hear of it once.
+    await w.advance(15 * MINUTE, 10_000);
+    const pausedLines = () =>
+      w.discord.messages(logChannel).filter((m) => m.content.includes('The video service is paused')).length;
+    expect(pausedLines()).toBe(1);
+    expect(jobs().filter((j) => j.status === 'waiting')).toHaveLength(3);
+    expect(jobs().some((j) => j.status === 'submit_failed' || j.status === 'failed')).toBe(false);
+
+    w.tuzi.topUp(1_000);
+    await w.advanceUntil(() => videoMessages(w).length === 6, 30 * MINUTE, 10_000);
+    await w.advance(MINUTE);
+    expect(jobs().every((j) => j.status === 'delivered')).toBe(true);
+    expect(pausedLines()).toBe(1);
+    expect(w.discord.messages(logChannel).filter((m) => m.content.includes('works again'))).toHaveLength(1);
+    // Refused POSTs made nothing: six jobs upstream in all.
+    expect(w.tuzi.jobs.size).toBe(6);
   });
 });
