@@ -20,11 +20,14 @@ import { JobWorker } from './jobs/job-worker.js';
 import type { LifecycleRules } from './jobs/lifecycle.js';
 import { Poller } from './jobs/poller.js';
 import { Presenter } from './jobs/presenter.js';
+import { ModelCatalogue } from './services/capabilities.js';
 import { syncCommands } from './services/command-sync.js';
 import { DiscordMessenger } from './services/discord-messenger.js';
 import { ImageRetention } from './services/image-retention.js';
 import { ImageStore } from './services/image-store.js';
+import { ModelAvailability } from './services/model-availability.js';
 import { nextPollDelay } from './services/poll-policy.js';
+import { Reencoder, resolveBinaries } from './services/reencode.js';
 import { SettingsService } from './services/settings.js';
 import { TuziClient } from './services/tuzi/client.js';
 import type { DestinationStream } from 'pino';
@@ -45,6 +48,11 @@ export interface App {
   readonly jobs: JobsRepository;
   readonly poller: Poller;
   readonly log: Logger;
+  readonly catalogue: ModelCatalogue;
+  /** What the provider says about the catalogue (its model list, refused models). */
+  readonly availability: ModelAvailability;
+  /** Settles once the start-up look at the provider's model list ended (it never blocks start). */
+  modelsChecked(): Promise<void>;
   /** Logs in, waits for the gateway, syncs commands, recovers and starts the poller. */
   start(): Promise<void>;
   /** True when no interaction handler and no job step is running (tests wait for this). */
@@ -57,6 +65,8 @@ export interface App {
 
 /** Leases and delivery retries, in one place. */
 const LEASE_MS = 2 * 60_000;
+/** The start-up look at `GET /v1/models` gives up after this. */
+const MODELS_CHECK_MS = 10_000;
 const MAX_DELIVERY_ATTEMPTS = 6;
 
 /**
@@ -86,6 +96,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       ...(overrides.logDestination ? { destination: overrides.logDestination } : {}),
     });
 
+  const catalogue = new ModelCatalogue(config.catalogue);
   const db = openDatabase(config.databasePath);
   const jobs = new JobsRepository(db);
   const settingsRepo = new SettingsRepository(db);
@@ -132,9 +143,15 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     idleCheckMs: 60_000,
   });
   const events = new JobEvents(jobs, clock, rules, presenter, () => poller.wake(), log);
-  const delivery = new Delivery(events, messenger, tuzi, log, {
+  const binaries = config.reencodeTimeoutMs > 0 ? resolveBinaries(config) : undefined;
+  if (config.reencodeTimeoutMs > 0 && !binaries)
+    log.warn('ffmpeg/ffprobe not found for this platform: videos over the upload limit will be linked, not re-encoded');
+  // Below the delivery lease: a re-encode never outlives the claim it runs under.
+  const reencodeTimeoutMs = Math.min(config.reencodeTimeoutMs, LEASE_MS - 15_000);
+  const delivery = new Delivery(events, messenger, tuzi, clock, log, {
     maxVideoBytes: config.maxVideoBytes,
     tempDir: config.tempDir,
+    ...(binaries ? { reencoder: new Reencoder({ binaries, timeoutMs: reencodeTimeoutMs }) } : {}),
   });
   const worker = new JobWorker(events, tuzi, delivery, clock, log, rules);
   const images = new ImageStore(path.join(dataDir, 'images'), config.maxImageBytes);
@@ -143,15 +160,18 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     everyMs: 6 * 60 * 60_000,
     orphanGraceMs: 60 * 60_000,
   });
+  const availability = new ModelAvailability(catalogue, tuzi, clock, log);
   const jobService = new JobService(jobs, events, settings, tuzi, images, clock, log, {
     maxImageBytes: config.maxImageBytes,
+    catalogue,
+    onModelUnavailable: (model, message) => availability.noteRefused(model, message),
   });
 
   const history = createSoraJobsCommand({ jobs });
   const router = new InteractionRouter(
     [
-      createSoraCommand({ jobs: jobService, jobsRepo: jobs, clock }),
-      createSoraConfigCommand({ settings, jobs, clock }),
+      createSoraCommand({ jobs: jobService, jobsRepo: jobs, clock, catalogue }),
+      createSoraConfigCommand({ settings, jobs, clock, catalogue, availability }),
       history.command,
     ],
     createComponentHandler({
@@ -176,6 +196,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
   client.on(Events.ShardDisconnect, (event, shard) => log.warn({ code: event.code, shard }, 'gateway disconnected'));
 
   let stopped = false;
+  let modelsChecked: Promise<void> = Promise.resolve();
   return {
     config,
     client,
@@ -183,7 +204,16 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     jobs,
     poller,
     log,
+    catalogue,
+    availability,
+    modelsChecked: () => modelsChecked,
     async start() {
+      log.info(
+        { source: config.catalogueSource, models: catalogue.ids(), default: catalogue.defaultModel.id },
+        'model catalogue',
+      );
+      // Not awaited: a provider without the route, or a slow one, must not hold up the start.
+      modelsChecked = availability.check(MODELS_CHECK_MS);
       // Before the gateway connects, so every row still in `submitting` was left by an earlier process.
       const interrupted = jobService.abandonInterrupted();
       if (interrupted.length > 0)
@@ -192,7 +222,8 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       await client.login(config.discordToken);
       await ready;
       const applicationId = client.application!.id;
-      await syncCommands(client.rest, state, log, applicationId, commandDefinitions, config.discordGuildId).catch(
+      const definitions = commandDefinitions(catalogue);
+      await syncCommands(client.rest, state, log, applicationId, definitions, config.discordGuildId).catch(
         (err: unknown) => log.error({ err }, 'command registration failed; the previous registration stays in place'),
       );
       for (const applied of interrupted)

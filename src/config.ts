@@ -3,7 +3,7 @@ import path from 'node:path';
 import dotenv from 'dotenv';
 import { z } from 'zod';
 import { LOG_LEVELS } from './logger.js';
-import { MODELS, parseModelList } from './services/capabilities.js';
+import { BUILT_IN_CATALOGUE, parseModelList, readCatalogueFile, type CatalogueSpec } from './services/capabilities.js';
 
 const httpUrl = (what: string) =>
   z
@@ -55,8 +55,6 @@ const secret = (name: string, where: string) =>
     .min(1, `is required: ${where}`)
     .refine((v) => !/\s/.test(v), `must not contain spaces (check ${name} in .env)`);
 
-const modelIds = MODELS.map((m) => m.id);
-
 const schema = z.object({
   DISCORD_TOKEN: secret(
     'DISCORD_TOKEN',
@@ -91,23 +89,12 @@ const schema = z.object({
   DEFAULT_WATERMARK: bool(false),
   DEFAULT_DAILY_LIMIT: int(0, 0, 10_000),
   DEFAULT_MAX_ACTIVE: int(2, 0, 1_000),
-  DEFAULT_ALLOWED_MODELS: z
-    .string()
-    .trim()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v === '') return [...modelIds];
-      // Read exactly as /sora-config allowed_models reads it.
-      const { models: list, unknown } = parseModelList(v, modelIds);
-      if (unknown.length > 0 || list.length === 0) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `unknown model(s) ${unknown.join(', ') || '(none)'}; use a comma-separated list of ${modelIds.join(', ')}`,
-        });
-        return z.NEVER;
-      }
-      return list;
-    }),
+  DEFAULT_ALLOWED_MODELS: z.string().trim().optional(),
+  MODELS_FILE: z.string().trim().optional(),
+  // At most the delivery lease (2 min) less a margin: an encode never outlives the claim it runs under.
+  REENCODE_TIMEOUT_SECONDS: int(100, 0, 105),
+  FFMPEG_PATH: z.string().trim().optional(),
+  FFPROBE_PATH: z.string().trim().optional(),
 });
 
 export type Config = Readonly<{
@@ -129,6 +116,15 @@ export type Config = Readonly<{
   imageRetentionDays: number;
   imageRetentionMs: number;
   tempDir: string;
+  /** The model catalogue (MODELS_FILE, or the built-in one), validated. */
+  catalogue: CatalogueSpec;
+  /** Where the catalogue came from, for the start log: the file, or `built-in`. */
+  catalogueSource: string;
+  /** Longest a re-encode of an oversized video may run; 0 turns re-encoding off (a link is posted instead). */
+  reencodeTimeoutMs: number;
+  /** ffmpeg and ffprobe binaries; unset: the ones npm installed (@ffmpeg-installer, @ffprobe-installer). */
+  ffmpegPath: string | undefined;
+  ffprobePath: string | undefined;
   serverDefaults: {
     private: boolean;
     watermark: boolean;
@@ -167,7 +163,12 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   // Checked even when other variables are wrong, so one run shows every problem.
   const dbProblem = checkDatabasePath(env.DATABASE_PATH?.trim() || './data/sora-bot.db');
   if (dbProblem) problems.push(`DATABASE_PATH ${dbProblem}`);
-  if (problems.length > 0 || !result.success) throw new ConfigError(problems);
+  const modelsFile = env.MODELS_FILE?.trim() || undefined;
+  const read = modelsFile ? readCatalogueFile(modelsFile) : { ok: true as const, spec: BUILT_IN_CATALOGUE };
+  if (!read.ok) problems.push(...read.problems.map((p) => `MODELS_FILE ${p}`));
+  const allowed = read.ok ? allowedModels(env.DEFAULT_ALLOWED_MODELS, read.spec) : { ok: true as const, models: [] };
+  if (!allowed.ok) problems.push(`DEFAULT_ALLOWED_MODELS ${allowed.problem}`);
+  if (problems.length > 0 || !result.success || !read.ok || !allowed.ok) throw new ConfigError(problems);
   const v = result.data;
   return {
     discordToken: v.DISCORD_TOKEN,
@@ -187,14 +188,35 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     imageRetentionDays: v.IMAGE_RETENTION_DAYS,
     imageRetentionMs: v.IMAGE_RETENTION_DAYS * 24 * 60 * 60_000,
     tempDir: v.TEMP_DIR || path.join(path.dirname(v.DATABASE_PATH), 'tmp'),
+    catalogue: read.spec,
+    catalogueSource: modelsFile ?? 'built-in',
+    reencodeTimeoutMs: v.REENCODE_TIMEOUT_SECONDS * 1000,
+    ffmpegPath: v.FFMPEG_PATH || undefined,
+    ffprobePath: v.FFPROBE_PATH || undefined,
     serverDefaults: {
       private: v.DEFAULT_PRIVATE,
       watermark: v.DEFAULT_WATERMARK,
       dailyLimit: v.DEFAULT_DAILY_LIMIT,
       maxActive: v.DEFAULT_MAX_ACTIVE,
-      allowedModels: v.DEFAULT_ALLOWED_MODELS,
+      allowedModels: allowed.models,
     },
   };
+}
+
+/** DEFAULT_ALLOWED_MODELS read exactly as /sora-config allowed_models reads it; unset: every catalogue model. */
+function allowedModels(
+  text: string | undefined,
+  catalogue: CatalogueSpec,
+): { ok: true; models: string[] } | { ok: false; problem: string } {
+  const ids = catalogue.models.map((m) => m.id);
+  if (text === undefined || text.trim() === '') return { ok: true, models: ids };
+  const { models, unknown } = parseModelList(text, ids);
+  if (unknown.length > 0 || models.length === 0)
+    return {
+      ok: false,
+      problem: `unknown model(s) ${unknown.join(', ') || '(none)'}; use a comma-separated list of ${ids.join(', ')}`,
+    };
+  return { ok: true, models };
 }
 
 /** Creates the database folder and checks that it can be written. */

@@ -12,7 +12,8 @@ import {
 import type { Clock } from '../clock.js';
 import type { JobsRepository } from '../db/jobs-repository.js';
 import { UserFacingError } from '../errors.js';
-import { MODELS } from '../services/capabilities.js';
+import type { ModelCatalogue } from '../services/capabilities.js';
+import type { ModelAvailability } from '../services/model-availability.js';
 import {
   buildSettingsPatch,
   LIMIT_BOUNDS,
@@ -106,8 +107,9 @@ export const soraConfigCommandData = {
           type: ApplicationCommandOptionType.String,
           name: 'allowed_models',
           name_localizations: zh('允许的模型'),
-          description: `Comma-separated: ${MODELS.map((m) => m.id).join(', ')}`,
-          description_localizations: zh(`以逗号分隔：${MODELS.map((m) => m.id).join(', ')}`),
+          // The models come from the catalogue, which may be long: `show` lists them, not this description.
+          description: 'Comma-separated model ids (see /sora-config show)',
+          description_localizations: zh('以逗号分隔的模型 ID（见 /sora-config 查看）'),
           max_length: 200,
         },
         {
@@ -180,6 +182,8 @@ export function createSoraConfigCommand(deps: {
   settings: SettingsService;
   jobs: JobsRepository;
   clock: Clock;
+  catalogue: ModelCatalogue;
+  availability?: ModelAvailability;
 }): SlashCommand {
   const show = (interaction: ChatInputCommandInteraction, guildId: string) => {
     const now = deps.clock.now();
@@ -188,6 +192,7 @@ export function createSoraConfigCommand(deps: {
       deps.settings.effective(guildId),
       deps.jobs.guildUsage(guildId, utcDayStart(now)),
       deps.settings.history(guildId, 5),
+      deps.availability?.problems(),
     );
   };
   return {
@@ -215,7 +220,7 @@ export function createSoraConfigCommand(deps: {
           const patch = buildSettingsPatch(
             deps.settings.effective(guildId),
             readSetOptions(interaction),
-            MODELS.map((m) => m.id),
+            deps.catalogue.ids(),
           );
           deps.settings.update(guildId, patch, interaction.user.id, deps.clock.now());
           await reply(t(locale, 'config.saved'));

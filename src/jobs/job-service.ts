@@ -4,7 +4,8 @@ import { UserFacingError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ImageStore } from '../services/image-store.js';
 import { utcDayStart, type SettingsService } from '../services/settings.js';
-import { validateSoraOptions, type SoraOptions } from '../services/sora-request.js';
+import { accepts, type ModelCatalogue } from '../services/capabilities.js';
+import { checkAppliedSettings, validateSoraOptions, type SoraOptions } from '../services/sora-request.js';
 import { describeFailure, type UpstreamFailure, type VideoApi } from '../services/video-api.js';
 import { renderJob } from '../ui/render.js';
 import type { CommandContext, Responder } from './context.js';
@@ -14,6 +15,13 @@ import type { AbandonCode } from './lifecycle.js';
 
 export interface JobServiceOptions {
   maxImageBytes: number;
+  /** What each model accepts (validation, and the fields sent upstream). */
+  catalogue: ModelCatalogue;
+  /**
+   * Called when the provider refused a model as not found (it dropped or
+   * never served it): the hook that tells moderators what to change.
+   */
+  onModelUnavailable?: (model: string, message: string) => void;
 }
 
 /**
@@ -37,9 +45,11 @@ export class JobService {
 
   /** `reuseImage`: a stored reference image to send again (a re-roll), instead of a new Discord attachment. */
   async start(ctx: CommandContext, options: SoraOptions, responder: Responder, reuseImage?: ReusedImage): Promise<Job> {
-    const request = validateSoraOptions(options, { maxImageBytes: this.options.maxImageBytes });
+    const { catalogue } = this.options;
+    const request = validateSoraOptions(options, { maxImageBytes: this.options.maxImageBytes }, catalogue);
     const effective = this.settings.effective(ctx.guildId);
     const applied = this.settings.apply(effective, request, ctx.channelId);
+    checkAppliedSettings(catalogue, request.model, applied);
     const now = this.clock.now();
     const result = this.jobs.insertWithinQuota(
       newJobRow(ctx, jobParams(request, applied, reuseImage)),
@@ -84,12 +94,14 @@ export class JobService {
   /** The one POST upstream. It is never repeated: a second POST is a second paid video. */
   private async submit(job: Job): Promise<Job> {
     let task;
+    const model = this.options.catalogue.find(job.model);
     try {
-      task = await this.videos.createVideo(toCreateRequest(job));
+      task = await this.videos.createVideo(toCreateRequest(job, (field) => !model || accepts(model, field)));
     } catch (err) {
       const failure = describeFailure(err);
       const code = submitFailureCode(failure);
       this.log.warn({ jobId: job.id, err, code }, 'submission failed');
+      if (code === 'model_unavailable') this.options.onModelUnavailable?.(job.model, failure.message);
       return (await this.events.emit(job, { type: 'abandoned', code, message: failure.message })) ?? job;
     }
     return (await this.events.emit(job, { type: 'accepted', task })) ?? job;
@@ -125,12 +137,15 @@ export class JobService {
 /**
  * rejected: upstream refused the request (4xx) — nothing was made.
  * unavailable: rate-limited (429), or the request never left — nothing was made.
+ * model_unavailable: the provider does not serve the model (any more) — nothing was made.
  * unknown: no answer, or a 5xx (a gateway may fail after upstream accepted
  * the job) — a video may exist that we cannot follow, so it is not resent.
  * interrupted: the bot is stopping and cut the request — the same uncertainty as a crash.
  */
 function submitFailureCode(failure: UpstreamFailure): AbandonCode {
   if (failure.closed) return 'interrupted';
+  // Before the status rules: new-api answers a model it has no channel for with a 503.
+  if (failure.modelUnavailable) return 'model_unavailable';
   const { status } = failure;
   if (status === 429) return 'unavailable';
   if (status !== undefined && status >= 400 && status < 500) return 'rejected';

@@ -1,8 +1,9 @@
 import type { APIEmbed } from 'discord.js';
 import type { AuditEntry } from '../db/settings-repository.js';
+import type { ModelProblems } from '../services/model-availability.js';
 import type { EffectiveSettings } from '../services/settings.js';
 import { t } from './i18n.js';
-import { shorten } from './render.js';
+import { modelWarnings, shorten } from './render.js';
 
 const onOff = (locale: string, v: boolean) => t(locale, v ? 'config.yes' : 'config.no');
 const limit = (locale: string, n: number) => (n === 0 ? t(locale, 'config.unlimited') : String(n));
@@ -24,6 +25,7 @@ export function renderSettings(
   s: EffectiveSettings,
   usage: { started: number; active: number },
   history: AuditEntry[],
+  models?: ModelProblems,
 ): APIEmbed {
   const lock = (locked: boolean) => (locked ? t(locale, 'config.locked') : '');
   const historyText =
@@ -57,6 +59,7 @@ export function renderSettings(
         ].join('\n'),
       },
       { name: t(locale, 'config.models'), value: s.allowedModels.map((m) => `\`${m}\``).join(', '), inline: true },
+      ...modelWarnings(locale, models),
       {
         name: t(locale, 'config.channels'),
         value:

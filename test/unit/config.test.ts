@@ -41,7 +41,8 @@ describe('parseConfig', () => {
       watermark: false,
       dailyLimit: 0,
       maxActive: 2,
-      allowedModels: ['sora-2', 'sora-2-pro'],
+      // Every model of the built-in catalogue (src/services/capabilities.ts).
+      allowedModels: ['sora-2', 'sora-2-pro', 'sora-1'],
     });
     expect(c.pollMinMs).toBe(3000);
     expect(c.imageRetentionDays).toBe(7);

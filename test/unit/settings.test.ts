@@ -9,7 +9,10 @@ import {
   type EffectiveSettings,
   type SettingsChangeInput,
 } from '../../src/services/settings.js';
+import { BUILT_IN_CATALOGUE, ModelCatalogue } from '../../src/services/capabilities.js';
 import { validateSoraOptions } from '../../src/services/sora-request.js';
+
+const catalogue = new ModelCatalogue(BUILT_IN_CATALOGUE);
 
 const defaults = {
   private: false,
@@ -24,7 +27,8 @@ const NOW = Date.UTC(2026, 0, 1, 12);
 function service() {
   return new SettingsService(new SettingsRepository(openDatabase(':memory:')), defaults);
 }
-const request = (o: Parameters<typeof validateSoraOptions>[0]) => validateSoraOptions(o, { maxImageBytes: 1e7 });
+const request = (o: Parameters<typeof validateSoraOptions>[0]) =>
+  validateSoraOptions(o, { maxImageBytes: 1e7 }, catalogue);
 
 describe('SettingsService', () => {
   it('falls back to the environment defaults for a new server', () => {

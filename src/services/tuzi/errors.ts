@@ -1,4 +1,4 @@
-export type TuziOperation = 'create' | 'retrieve' | 'download';
+export type TuziOperation = 'create' | 'retrieve' | 'download' | 'models';
 
 /**
  * - `http`: upstream answered with an error status.
