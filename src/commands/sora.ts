@@ -36,7 +36,8 @@ function restrictedDescription(
   const owners = new Set(restricted.flatMap((v) => catalogue.models.filter((m) => takes(m, v)).map((m) => m.id)));
   if (restricted.length > 0 && owners.size === 1) {
     const only = described(keys.only, { values: restricted.join(', '), model: [...owners][0]! });
-    if (only.description.length <= DESCRIPTION_MAX) return only;
+    const texts = [only.description, ...Object.values(only.description_localizations)];
+    if (texts.every((text) => [...text].length <= DESCRIPTION_MAX)) return only;
   }
   return described(keys.general);
 }
