@@ -7,6 +7,7 @@ import { createSoraJobsCommand } from './commands/sora-jobs.js';
 import { createSoraCommand } from './commands/sora.js';
 import { commandDefinitions } from './commands/index.js';
 import type { Config } from './config.js';
+import { ControlsRepository } from './db/controls-repository.js';
 import { openDatabase, type Db } from './db/database.js';
 import { JobsRepository } from './db/jobs-repository.js';
 import { SettingsRepository } from './db/settings-repository.js';
@@ -14,18 +15,21 @@ import { StateRepository } from './db/state-repository.js';
 import { InteractionRouter } from './interactions.js';
 import { createLogger, type Logger } from './logger.js';
 import { Delivery } from './jobs/delivery.js';
+import { Dispatcher } from './jobs/dispatcher.js';
 import { JobEvents } from './jobs/job-events.js';
 import { JobService } from './jobs/job-service.js';
 import { JobWorker } from './jobs/job-worker.js';
 import type { LifecycleRules } from './jobs/lifecycle.js';
 import { Poller } from './jobs/poller.js';
 import { Presenter } from './jobs/presenter.js';
-import { ModelCatalogue } from './services/capabilities.js';
+import { AdmissionService } from './services/admission.js';
+import { accepts, ModelCatalogue } from './services/capabilities.js';
 import { syncCommands } from './services/command-sync.js';
 import { DiscordMessenger } from './services/discord-messenger.js';
 import { ImageRetention } from './services/image-retention.js';
 import { ImageStore } from './services/image-store.js';
 import { ModelAvailability } from './services/model-availability.js';
+import { ChannelLogSender, lifecycleObserver, ModLog } from './services/mod-log.js';
 import { nextPollDelay } from './services/poll-policy.js';
 import { Reencoder, resolveBinaries } from './services/reencode.js';
 import { SettingsService } from './services/settings.js';
@@ -102,6 +106,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
   const settingsRepo = new SettingsRepository(db);
   const state = new StateRepository(db);
   const settings = new SettingsService(settingsRepo, config.serverDefaults);
+  const controls = new ControlsRepository(db);
 
   const tuzi = new TuziClient({
     baseUrl: config.tuziBaseUrl,
@@ -118,6 +123,16 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       ...(config.discordApiUrl ? { api: config.discordApiUrl } : {}),
     },
   });
+
+  const modLog = new ModLog(
+    (guildId) => settings.effective(guildId).logChannel,
+    new ChannelLogSender(client.rest),
+    clock,
+    timers,
+    log,
+    (guildId) => client.guilds.cache.get(guildId)?.preferredLocale ?? 'en-US',
+  );
+  const admission = new AdmissionService(controls, settings, modLog, clock);
 
   const dataDir = path.dirname(path.resolve(config.databasePath));
   const random = overrides.random ?? Math.random;
@@ -142,7 +157,15 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     resumeSpreadMs: Math.min(config.pollMaxMs, 30_000),
     idleCheckMs: 60_000,
   });
-  const events = new JobEvents(jobs, clock, rules, presenter, () => poller.wake(), log);
+  const events = new JobEvents(
+    jobs,
+    clock,
+    rules,
+    presenter,
+    { scheduler: () => poller.wake(), dispatcher: () => dispatcher.wake() },
+    log,
+    lifecycleObserver(modLog),
+  );
   const binaries = config.reencodeTimeoutMs > 0 ? resolveBinaries(config) : undefined;
   if (config.reencodeTimeoutMs > 0 && !binaries)
     log.warn('ffmpeg/ffprobe not found for this platform: videos over the upload limit will be linked, not re-encoded');
@@ -161,17 +184,50 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     orphanGraceMs: 60 * 60_000,
   });
   const availability = new ModelAvailability(catalogue, tuzi, clock, log);
-  const jobService = new JobService(jobs, events, settings, tuzi, images, clock, log, {
-    maxImageBytes: config.maxImageBytes,
-    catalogue,
-    onModelUnavailable: (model, message) => availability.noteRefused(model, message),
-  });
+  const dispatcher = new Dispatcher(
+    jobs,
+    events,
+    tuzi,
+    presenter,
+    state,
+    clock,
+    timers,
+    log,
+    {
+      maxRunning: config.tuziMaxRunningJobs,
+      refreshMs: config.progressEditMs,
+      probeMinMs: 60_000,
+      probeMaxMs: 10 * 60_000,
+      backoffMs: 5_000,
+      accepts: (model, field) => {
+        const entry = catalogue.find(model);
+        return !entry || accepts(entry, field);
+      },
+    },
+    {
+      paused: (p) => log.warn({ reason: p.reason }, 'moderators: the video service is paused'),
+      resumed: () => log.info('moderators: the video service resumed'),
+      modelUnavailable: (model, message) => availability.noteRefused(model, message),
+    },
+  );
+  const jobService = new JobService(
+    jobs,
+    events,
+    settings,
+    tuzi,
+    images,
+    dispatcher,
+    clock,
+    log,
+    { maxImageBytes: config.maxImageBytes, catalogue },
+    admission,
+  );
 
   const history = createSoraJobsCommand({ jobs });
   const router = new InteractionRouter(
     [
       createSoraCommand({ jobs: jobService, jobsRepo: jobs, clock, catalogue }),
-      createSoraConfigCommand({ settings, jobs, clock, catalogue, availability }),
+      createSoraConfigCommand({ settings, settingsRepo, controls, jobs, clock, modLog, catalogue, availability }),
       history.command,
     ],
     createComponentHandler({
@@ -215,7 +271,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       // Not awaited: a provider without the route, or a slow one, must not hold up the start.
       modelsChecked = availability.check(MODELS_CHECK_MS);
       // Before the gateway connects, so every row still in `submitting` was left by an earlier process.
-      const interrupted = jobService.abandonInterrupted();
+      const interrupted = jobService.settleInterrupted();
       if (interrupted.length > 0)
         log.warn({ interrupted: interrupted.length }, 'jobs caught mid-submission were marked, not resent');
       const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
@@ -231,6 +287,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
           .run(applied)
           .catch((err: unknown) => log.warn({ err, jobId: applied.job.id }, 'could not explain an interrupted job'));
       poller.start();
+      dispatcher.start();
       retention.start();
       log.info({ user: client.user?.tag, guilds: client.guilds.cache.size }, 'bot ready');
     },
@@ -238,7 +295,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       return tuzi.inFlight;
     },
     idle() {
-      return handling.size === 0 && poller.activeSteps === 0;
+      return handling.size === 0 && poller.activeSteps === 0 && !dispatcher.busy && modLog.sending === 0;
     },
     async stop(timeoutMs = 10_000) {
       if (stopped) return;
@@ -246,12 +303,17 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       accepting = false;
       const within = (ms: number, work: Promise<unknown>) =>
         Promise.race([work, new Promise((resolve) => setTimeout(resolve, ms).unref())]);
-      await within(timeoutMs, Promise.allSettled([...handling, poller.stop(timeoutMs), retention.stop()]));
+      await within(
+        timeoutMs,
+        Promise.allSettled([...handling, dispatcher.stop(timeoutMs), poller.stop(timeoutMs), retention.stop()]),
+      );
       // What still waits on upstream (a create that never answers) is cut now,
       // while Discord is still connected, so its handler can record the outcome
       // and tell the member before the client goes.
       await tuzi.close(Math.min(timeoutMs, 2_000));
-      await within(1_000, Promise.allSettled([...handling, poller.stop(1_000)]));
+      await within(1_000, Promise.allSettled([...handling, dispatcher.stop(1_000), poller.stop(1_000)]));
+      // What the moderator log still holds goes out while Discord is connected.
+      await within(2_000, modLog.close());
       await client.destroy();
       db.close();
       log.info('stopped');

@@ -3,7 +3,7 @@ import path from 'node:path';
 import dotenv from 'dotenv';
 import { z } from 'zod';
 import { LOG_LEVELS } from './logger.js';
-import { BUILT_IN_CATALOGUE, parseModelList, readCatalogueFile, type CatalogueSpec } from './services/capabilities.js';
+import { BUILT_IN_CATALOGUE, readCatalogueFile, splitModelList, type CatalogueSpec } from './services/capabilities.js';
 
 const httpUrl = (what: string) =>
   z
@@ -76,6 +76,7 @@ const schema = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
 
   TUZI_MAX_CONCURRENCY: int(8, 1, 256),
+  TUZI_MAX_RUNNING_JOBS: int(10, 1, 10_000),
   POLL_MIN_SECONDS: int(3, 1, 600),
   POLL_MAX_SECONDS: int(30, 1, 3600),
   JOB_MAX_WAIT_MINUTES: int(90, 1, 24 * 60),
@@ -106,6 +107,8 @@ export type Config = Readonly<{
   databasePath: string;
   logLevel: (typeof LOG_LEVELS)[number];
   tuziMaxConcurrency: number;
+  /** Most jobs running upstream at once for this key; more wait in the bot's fair line. */
+  tuziMaxRunningJobs: number;
   pollMinMs: number;
   pollMaxMs: number;
   jobMaxWaitMs: number;
@@ -179,6 +182,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     databasePath: v.DATABASE_PATH,
     logLevel: v.LOG_LEVEL,
     tuziMaxConcurrency: v.TUZI_MAX_CONCURRENCY,
+    tuziMaxRunningJobs: v.TUZI_MAX_RUNNING_JOBS,
     pollMinMs: v.POLL_MIN_SECONDS * 1000,
     pollMaxMs: v.POLL_MAX_SECONDS * 1000,
     jobMaxWaitMs: v.JOB_MAX_WAIT_MINUTES * 60_000,
@@ -210,7 +214,7 @@ function allowedModels(
 ): { ok: true; models: string[] } | { ok: false; problem: string } {
   const ids = catalogue.models.map((m) => m.id);
   if (text === undefined || text.trim() === '') return { ok: true, models: ids };
-  const { models, unknown } = parseModelList(text, ids);
+  const { models, unknown } = splitModelList(text, ids);
   if (unknown.length > 0 || models.length === 0)
     return {
       ok: false,

@@ -23,28 +23,101 @@ export interface ParsedBody {
   contentType: string;
 }
 
+/** The client went away (aborted, timed out) before its body was read. */
+export class BodyAborted extends Error {
+  constructor(readonly bytesRead: number) {
+    super('request body aborted by the client');
+    this.name = 'BodyAborted';
+  }
+}
+
+/**
+ * A link of a given bandwidth shared by the requests that go through it:
+ * each chunk read books the next free stretch of time, so two uploads at
+ * once each get about half. Real time by nature (performance.now), not the
+ * emulator clock: what it slows down is a real socket, and the client's
+ * timeout it must be able to trip runs on real timers too.
+ */
+export class Pipe {
+  private freeAt = 0;
+
+  constructor(readonly bytesPerSecond: number) {
+    if (!(bytesPerSecond > 0)) throw new Error(`bandwidth must be > 0 bytes/s, got ${bytesPerSecond}`);
+  }
+
+  /** Books `bytes`; returns how many milliseconds from now the link is busy with them. */
+  take(bytes: number): number {
+    const now = performance.now();
+    const start = Math.max(now, this.freeAt);
+    this.freeAt = start + (bytes * 1000) / this.bytesPerSecond;
+    return this.freeAt - now;
+  }
+}
+
 /**
  * Reads the whole body. Discord refuses oversized requests before it looks
  * at them; `limit` stands in for its edge proxy (the per-interaction and
  * per-guild upload limits are checked later, on the parsed files).
+ *
+ * With a `pipe`, the body is read no faster than the pipe's bandwidth: the
+ * stream is paused after each chunk until the link would have carried it,
+ * so TCP backpressure reaches the client and its upload really takes that
+ * long (a client-side timeout fires mid-body, as on a slow uplink). Once the
+ * kernel's socket buffers are full the client cannot write ahead any more.
  */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit: number, pipe?: Pipe): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     req.resume();
-    throw entityTooLarge();
+    return Promise.reject(entityTooLarge());
   }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > limit) {
-      req.resume();
-      throw entityTooLarge();
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (err: Error | null): void => {
+      if (settled) return;
+      settled = true;
+      if (timer) clearTimeout(timer);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('close', onClose);
+      req.off('error', onError);
+      if (err) {
+        req.resume();
+        reject(err);
+      } else {
+        resolve(Buffer.concat(chunks));
+      }
+    };
+    const onData = (chunk: Buffer): void => {
+      total += chunk.length;
+      if (total > limit) {
+        finish(entityTooLarge());
+        return;
+      }
+      chunks.push(chunk);
+      if (!pipe) return;
+      const busyMs = pipe.take(chunk.length);
+      if (busyMs >= 1) {
+        req.pause();
+        timer = setTimeout(() => {
+          timer = undefined;
+          if (!settled) req.resume();
+        }, busyMs);
+      }
+    };
+    const onEnd = (): void => finish(null);
+    const onClose = (): void => {
+      if (!req.complete) finish(new BodyAborted(total));
+    };
+    const onError = (): void => finish(new BodyAborted(total));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('close', onClose);
+    req.on('error', onError);
+  });
 }
 
 export function sha256(data: Uint8Array): string {

@@ -2,6 +2,7 @@
  * Runs the Discord emulator on its own, with one server, one channel and one
  * member, and prints what a bot needs to connect:
  *   npm run emulator:discord -- --port 0 [--token T] [--rate-limit] [--token-minutes 15]
+ *     [--premium-tier 0-3] [--upload-kib-per-s N]
  * stdout: the API URL on the first line, then DISCORD_API_URL=, DISCORD_TOKEN=, DISCORD_GUILD_ID= lines.
  * stdin (optional) plays the member: `/sora prompt="a corgi" seconds=8`, `timeline`,
  * `disconnect`, `invalidate`, `help`.
@@ -20,6 +21,8 @@ const { values } = parseArgs({
     'token-minutes': { type: 'string', default: '15' },
     'upload-limit-mib': { type: 'string', default: '10' },
     'rate-limit': { type: 'boolean', default: false },
+    'premium-tier': { type: 'string', default: '0' },
+    'upload-kib-per-s': { type: 'string' },
   },
   strict: true,
 });
@@ -36,6 +39,11 @@ if (!Number.isFinite(tokenMinutes) || tokenMinutes <= 0) fail(`invalid --token-m
 const uploadMiB = Number(values['upload-limit-mib']);
 if (!Number.isFinite(uploadMiB) || uploadMiB <= 0) fail(`invalid --upload-limit-mib ${values['upload-limit-mib']}`);
 
+const tier = Number(values['premium-tier']);
+if (![0, 1, 2, 3].includes(tier)) fail(`invalid --premium-tier ${values['premium-tier']}`);
+const uploadKiB = values['upload-kib-per-s'] === undefined ? undefined : Number(values['upload-kib-per-s']);
+if (uploadKiB !== undefined && !(uploadKiB > 0)) fail(`invalid --upload-kib-per-s ${values['upload-kib-per-s']}`);
+
 const discord = await startDiscordEmulator({
   port,
   host: values.host,
@@ -44,8 +52,9 @@ const discord = await startDiscordEmulator({
   ...(values.token ? { botToken: values.token } : {}),
   ...(values['application-id'] ? { applicationId: values['application-id'] } : {}),
   ...(values['rate-limit'] ? { rateLimit: {} } : {}),
+  ...(uploadKiB !== undefined ? { uploadBandwidth: { default: Math.round(uploadKiB * 1024) } } : {}),
 });
-const guild = discord.createGuild({ name: values['guild-name'] });
+const guild = discord.createGuild({ name: values['guild-name'], premiumTier: tier as 0 | 1 | 2 | 3 });
 const channel = guild.channels[0]!;
 const user = discord.createUser({ username: 'member' });
 

@@ -8,6 +8,9 @@ export interface DiscordErrorBody {
   message: string;
   code: number;
   errors?: FormErrorTree;
+  /** 429s with a code (e.g. 30046) carry the rate-limit fields too. */
+  retry_after?: number;
+  global?: boolean;
 }
 
 export interface FormErrorLeaf {
@@ -27,15 +30,19 @@ export class DiscordError extends Error {
     message: string,
     readonly errors?: FormErrorTree,
     readonly headers: Record<string, string> = {},
+    readonly extra: Pick<DiscordErrorBody, 'retry_after' | 'global'> = {},
   ) {
     super(message);
     this.name = 'DiscordError';
   }
 
   get body(): DiscordErrorBody {
-    return this.errors
-      ? { message: this.message, code: this.code, errors: this.errors }
-      : { message: this.message, code: this.code };
+    return {
+      message: this.message,
+      code: this.code,
+      ...(this.errors ? { errors: this.errors } : {}),
+      ...this.extra,
+    };
   }
 }
 
@@ -60,6 +67,15 @@ export const cannotEditOthersMessage = (): DiscordError =>
 export const emptyMessage = (): DiscordError => new DiscordError(400, 50006, 'Cannot send an empty message');
 export const missingPermissions = (): DiscordError => new DiscordError(403, 50013, 'Missing Permissions');
 export const invalidWebhookToken = (): DiscordError => new DiscordError(401, 50027, 'Invalid Webhook Token');
+/**
+ * 50083. Discord answers it for edits in archived threads (400, as in
+ * production logs such as "400 Bad Request (error code: 50083): Thread is
+ * archived") and for messages in locked threads from members without
+ * MANAGE_THREADS (403 on an interaction response in a locked thread:
+ * discord/discord-api-docs#7707, #6884, #5517).
+ */
+export const threadArchived = (status: 400 | 403 = 400): DiscordError =>
+  new DiscordError(status, 50083, 'Thread is archived');
 export const badRequest = (): DiscordError => new DiscordError(400, 0, '400: Bad Request');
 
 /** Collects field errors by path and renders Discord's nested `errors` tree (code 50035). */

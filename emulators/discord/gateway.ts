@@ -49,6 +49,8 @@ export interface GatewayLogEntry {
   buffered?: boolean;
   /** `/gateway` or the resume path the client connected to. */
   path?: string;
+  /** `[shard_id, num_shards]` of the session (identify). */
+  shard?: [number, number];
 }
 
 export interface DispatchPayload {
@@ -62,6 +64,8 @@ interface Session {
   id: string;
   seq: number;
   intents: number;
+  /** `[shard_id, num_shards]` from IDENTIFY; `[0, 1]` when none was sent. */
+  shard: [number, number];
   history: DispatchPayload[];
   socket: WebSocket | null;
   valid: boolean;
@@ -78,8 +82,17 @@ export interface GatewayOptions {
   heartbeatIntervalMs: number;
   /** Privileged intents the application has enabled (0: none, like a fresh app). */
   privilegedIntents: number;
-  /** Builds READY and the GUILD_CREATE burst for a new session. */
-  onIdentify(sessionId: string): IdentifyResult;
+  /** Builds READY and the GUILD_CREATE burst for a new session of one shard. */
+  onIdentify(sessionId: string, shard: [number, number]): IdentifyResult;
+  /** Every guild the bot is in, for sharding checks. */
+  guildIds(): string[];
+  /** Sessions holding more guilds than this are closed with 4011; Discord: 2,500. */
+  maxGuildsPerShard: number;
+}
+
+/** `shard_id = (guild_id >> 22) % num_shards` (developers/events/gateway, "Sharding Formula"). */
+export function shardOf(guildId: string, shardCount: number): number {
+  return Number((BigInt(guildId) >> 22n) % BigInt(shardCount));
 }
 
 interface Connection {
@@ -199,8 +212,27 @@ export class Gateway {
       return;
     }
     const shard = d.shard;
-    if (shard !== undefined && !(Array.isArray(shard) && shard[0] === 0 && shard[1] === 1)) {
-      conn.socket.close(4010, 'Invalid shard');
+    let shardPair: [number, number] = [0, 1];
+    if (shard !== undefined) {
+      const valid =
+        Array.isArray(shard) &&
+        shard.length === 2 &&
+        Number.isInteger(shard[1]) &&
+        (shard[1] as number) >= 1 &&
+        Number.isInteger(shard[0]) &&
+        (shard[0] as number) >= 0 &&
+        (shard[0] as number) < (shard[1] as number);
+      if (!valid) {
+        conn.socket.close(4010, 'Invalid shard');
+        return;
+      }
+      shardPair = [shard[0] as number, shard[1] as number];
+    }
+    // "apps that are in 2500+ guilds must enable sharding" (developers/events/gateway#sharding):
+    // a session (unsharded, or with too few shards) that would hold more is refused.
+    const held = this.opts.guildIds().filter((g) => shardOf(g, shardPair[1]) === shardPair[0]).length;
+    if (held > this.opts.maxGuildsPerShard) {
+      conn.socket.close(4011, 'Sharding required');
       return;
     }
     const intents = d.intents;
@@ -216,15 +248,18 @@ export class Gateway {
       id: randomBytes(16).toString('hex'),
       seq: 0,
       intents,
+      shard: shardPair,
       history: [],
       socket: conn.socket,
       valid: true,
     };
+    // Built before the session is listed: events the build itself causes (a thread found due to
+    // archive) go to the other sessions, and must not reach this one ahead of READY.
+    const { ready, guildCreates } = this.opts.onIdentify(session.id, shardPair);
     this.sessions.set(session.id, session);
     conn.session = session;
     this.counters.identifies++;
-    this.record({ kind: 'identify', sessionId: session.id, path: conn.path });
-    const { ready, guildCreates } = this.opts.onIdentify(session.id);
+    this.record({ kind: 'identify', sessionId: session.id, path: conn.path, shard: shardPair });
     this.dispatchTo(session, 'READY', ready);
     for (const guild of guildCreates) this.dispatchTo(session, 'GUILD_CREATE', guild);
   }
@@ -283,14 +318,20 @@ export class Gateway {
   }
 
   /**
-   * Sends an event to every valid session. Sessions without a socket buffer
-   * it for their resume. Returns how many sessions got it (sent or buffered).
+   * Sends an event to every valid session of the shard it belongs to: the
+   * shard of its guild, or shard 0 for events without one ("Gateway events
+   * that do not contain a guild_id will only be sent to the first shard",
+   * developers/events/gateway#sharding). Sessions without a socket buffer it
+   * for their resume. Returns how many sessions got it (sent or buffered).
    */
   dispatch(t: string, d: unknown, filter?: (intents: number) => boolean): number {
+    const guildId = guildIdOf(t, d);
     let reached = 0;
     for (const session of this.sessions.values()) {
       if (!session.valid) continue;
       if (filter && !filter(session.intents)) continue;
+      const [shardId, shardCount] = session.shard;
+      if ((guildId === undefined ? 0 : shardOf(guildId, shardCount)) !== shardId) continue;
       this.dispatchTo(session, t, d);
       reached++;
     }
@@ -356,4 +397,14 @@ export class Gateway {
   private record(entry: Omit<GatewayLogEntry, 'at'>): void {
     this.log.push({ at: this.opts.clock.now(), ...entry });
   }
+}
+
+/** The guild an event is about: `guild_id`, or the guild itself for GUILD_CREATE / UPDATE / DELETE. */
+function guildIdOf(t: string, d: unknown): string | undefined {
+  if (typeof d !== 'object' || d === null) return undefined;
+  const rec = d as Record<string, unknown>;
+  if (typeof rec.guild_id === 'string') return rec.guild_id;
+  if ((t === 'GUILD_CREATE' || t === 'GUILD_UPDATE' || t === 'GUILD_DELETE') && typeof rec.id === 'string')
+    return rec.id;
+  return undefined;
 }

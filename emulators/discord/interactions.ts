@@ -86,6 +86,8 @@ export interface InteractionsOptions {
   tokenLifetimeMs: number;
   /** Sends INTERACTION_CREATE; returns the sessions reached. */
   dispatch(payload: Json): number;
+  /** Runs before an edit through the webhook is applied (the cap on edits of old messages); may throw. */
+  beforeEdit(m: MessageRec): void;
 }
 
 export interface CallbackResult {
@@ -121,7 +123,7 @@ export class Interactions {
 
   invokeSlashCommand(o: SlashCommandInvocation): InteractionHandle {
     const { guild, command } = this.commandFor(o.guildId, o.channelId, o.name);
-    const permissions = this.permissionsOf(guild, o.userId, o.permissions);
+    const permissions = this.permissionsOf(guild, o.userId, o.permissions, o.channelId);
     const required = command.default_member_permissions;
     if (required !== null && !o.permissionOverride) {
       const bits = BigInt(required);
@@ -165,7 +167,7 @@ export class Interactions {
 
   autocomplete(o: AutocompleteInvocation): InteractionHandle {
     const { guild, command } = this.commandFor(o.guildId, o.channelId, o.name);
-    const permissions = this.permissionsOf(guild, o.userId, o.permissions);
+    const permissions = this.permissionsOf(guild, o.userId, o.permissions, o.channelId);
     const resolved: Resolved = {};
     const focus = { name: o.focused, type: null as number | null };
     const options = this.buildOptions(command, o, guild, permissions, resolved, new Map(), focus);
@@ -194,7 +196,7 @@ export class Interactions {
     if (!button) throw new Error(`message ${o.messageId} has no button with custom_id ${JSON.stringify(o.customId)}`);
     if (button.disabled === true) throw new Error(`button ${o.customId} is disabled`);
     const guild = this.world.guild(message.guildId);
-    const permissions = this.permissionsOf(guild, o.userId, o.permissions);
+    const permissions = this.permissionsOf(guild, o.userId, o.permissions, message.channelId);
     const data: Json = {
       custom_id: o.customId,
       component_type: 2,
@@ -256,7 +258,7 @@ export class Interactions {
       return { type: c.type, id: nextId++ };
     });
     const guild = this.world.guild(source.guildId);
-    const permissions = this.permissionsOf(guild, o.userId, o.permissions);
+    const permissions = this.permissionsOf(guild, o.userId, o.permissions, source.channelId);
     const message = source.sourceMessageId ? this.world.messages.get(source.sourceMessageId) : undefined;
     const rec = this.create(
       'modal',
@@ -284,6 +286,10 @@ export class Interactions {
     const guild = this.world.guild(guildId);
     const channel = this.world.channel(channelId);
     if (channel.guildId !== guildId) throw new Error(`channel ${channelId} is not in guild ${guildId}`);
+    // "Users cannot edit messages, add reactions, use application commands, or join archived
+    // threads" (developers/topics/threads): the client offers no commands there.
+    if (channel.thread?.archived)
+      throw new Error(`thread ${channelId} is archived: a member cannot use commands there (unarchive it first)`);
     const command = this.world.commandScope(guildId).find(name) ?? this.world.globalCommands.find(name);
     if (!command)
       throw new Error(`/${name} is not registered (globally or in guild ${guildId}); a user cannot invoke it`);
@@ -292,10 +298,12 @@ export class Interactions {
     return { guild, command };
   }
 
-  private permissionsOf(guild: GuildRec, userId: string, override: string | undefined): bigint {
+  /** The member's permissions in the channel (overwrites applied), unless the test gave them. */
+  private permissionsOf(guild: GuildRec, userId: string, override: string | undefined, channelId: string): bigint {
     this.world.user(userId);
     if (!guild.members.has(userId)) throw new Error(`user ${userId} is not a member of guild ${guild.id}`);
-    return parsePermissions(override, this.world.memberPermissions(guild, userId));
+    if (override !== undefined) return parsePermissions(override, 0n);
+    return this.world.memberPermissionsIn(this.world.channel(channelId), userId);
   }
 
   private buildOptions(
@@ -554,9 +562,13 @@ export class Interactions {
       authorizing_integration_owners: owners,
       ...extra.metadataExtra,
     };
-    const attachmentSizeLimit = o.attachmentSizeLimit ?? guild.uploadLimitBytes;
+    const attachmentSizeLimit = o.attachmentSizeLimit ?? this.world.interactionUploadLimit(guild, o.userId);
     const payload: Json = {
-      app_permissions: channel.botPermissions.toString(),
+      // "Bitwise set of permissions the app has in the source location of the interaction"
+      // (developers/interactions/receiving-and-responding): the channel's overwrites applied, as for
+      // `member.permissions`, "total permissions of the member in the channel, including overwrites"
+      // (developers/resources/guild, guild member object).
+      app_permissions: this.world.botPermissionsIn(channel).toString(),
       application_id: this.opts.applicationId,
       attachment_size_limit: attachmentSizeLimit,
       authorizing_integration_owners: owners,
@@ -716,6 +728,7 @@ export class Interactions {
     let message: MessageRec | undefined;
     switch (type) {
       case 4: {
+        this.world.threadGate(this.world.channel(rec.channelId), 'post');
         World.checkUploadSize(body.files, rec.attachmentSizeLimit);
         const write = parseMessageWrite(data, body.files, { mode: 'create', allowEphemeral: true });
         message = this.world.createMessage(
@@ -728,6 +741,7 @@ export class Interactions {
         break;
       }
       case 5: {
+        this.world.threadGate(this.world.channel(rec.channelId), 'post');
         const flags = typeof (data as Json | undefined)?.flags === 'number' ? ((data as Json).flags as number) : 0;
         message = this.world.createMessage(
           rec.channelId,
@@ -744,6 +758,7 @@ export class Interactions {
       case 7: {
         const target = this.world.messages.get(rec.sourceMessageId!);
         if (!target || target.deleted) throw unknownMessage();
+        this.world.threadGate(this.world.channel(rec.channelId), 'edit');
         World.checkUploadSize(body.files, rec.attachmentSizeLimit);
         const write = parseMessageWrite(data, body.files, {
           mode: 'edit',
@@ -821,17 +836,20 @@ export class Interactions {
 
   editViaWebhook(rec: InteractionRec, messageId: string, body: ParsedBody): MessageRec {
     const m = this.webhookMessage(rec, messageId);
+    if (m.visibleTo === null) this.world.threadGate(this.world.channel(m.channelId), 'edit');
     World.checkUploadSize(body.files, rec.attachmentSizeLimit);
     const write = parseMessageWrite(body.json, body.files, {
       mode: 'edit',
       allowEphemeral: false,
       existingFlags: m.flags,
     });
+    this.opts.beforeEdit(m);
     return this.world.editMessage(m, write, 'webhook', rec.id);
   }
 
   deleteViaWebhook(rec: InteractionRec, messageId: string): MessageRec {
     const m = this.webhookMessage(rec, messageId);
+    if (m.visibleTo === null) this.world.threadGate(this.world.channel(m.channelId), 'delete');
     this.world.deleteMessage(m, 'webhook', rec.id);
     return m;
   }
@@ -845,11 +863,14 @@ export class Interactions {
     World.checkUploadSize(body.files, rec.attachmentSizeLimit);
     const write = parseMessageWrite(body.json, body.files, { mode: 'create', allowEphemeral: true });
     const original = rec.originalMessageId ? this.world.messages.get(rec.originalMessageId) : undefined;
+    const channel = this.world.channel(rec.channelId);
     if (original && !original.deleted && original.flags & MessageFlag.Loading) {
+      if (original.visibleTo === null) this.world.threadGate(channel, 'edit');
       const { flags: _ignored, ...rest } = write;
       return this.world.editMessage(original, rest, 'webhook', rec.id);
     }
     const ephemeral = ((write.flags ?? 0) & MessageFlag.Ephemeral) !== 0;
+    if (!ephemeral) this.world.threadGate(channel, 'post');
     const m = this.world.createMessage(rec.channelId, this.opts.botUserId, write, {
       via: 'webhook',
       type: original && !original.deleted ? 19 : 20,

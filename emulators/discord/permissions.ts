@@ -18,7 +18,9 @@ export const Permission = {
   UseVAD: 1n << 25n,
   ChangeNickname: 1n << 26n,
   UseApplicationCommands: 1n << 31n,
+  ManageThreads: 1n << 34n,
   CreatePublicThreads: 1n << 35n,
+  CreatePrivateThreads: 1n << 36n,
   SendMessagesInThreads: 1n << 38n,
   UseExternalStickers: 1n << 37n,
 } as const;
@@ -73,4 +75,51 @@ export function effective(bits: bigint): bigint {
 
 export function has(bits: bigint, wanted: bigint): boolean {
   return (effective(bits) & wanted) === wanted;
+}
+
+/** A channel permission overwrite (`type` 0: role, 1: member). */
+export interface Overwrite {
+  id: string;
+  type: 0 | 1;
+  allow: bigint;
+  deny: bigint;
+}
+
+/**
+ * A member's permissions in a channel, computed the documented way
+ * (developers/topics/permissions, "Permission Overwrites"): base
+ * permissions, then the @everyone overwrite, then the member's roles'
+ * overwrites together (deny, then allow), then the member's own overwrite.
+ * Administrator (in the base) short-cuts to everything.
+ */
+export function applyOverwrites(
+  base: bigint,
+  overwrites: readonly Overwrite[],
+  everyoneRoleId: string,
+  roleIds: readonly string[],
+  userId: string,
+): bigint {
+  if ((base & Permission.Administrator) !== 0n) return ALL_PERMISSIONS;
+  let permissions = base;
+  const everyone = overwrites.find((o) => o.type === 0 && o.id === everyoneRoleId);
+  if (everyone) {
+    permissions &= ~everyone.deny;
+    permissions |= everyone.allow;
+  }
+  let allow = 0n;
+  let deny = 0n;
+  for (const o of overwrites) {
+    if (o.type === 0 && o.id !== everyoneRoleId && roleIds.includes(o.id)) {
+      allow |= o.allow;
+      deny |= o.deny;
+    }
+  }
+  permissions &= ~deny;
+  permissions |= allow;
+  const member = overwrites.find((o) => o.type === 1 && o.id === userId);
+  if (member) {
+    permissions &= ~member.deny;
+    permissions |= member.allow;
+  }
+  return permissions;
 }

@@ -23,6 +23,7 @@ export type RouteKey =
   | 'webhook_edit'
   | 'webhook_delete'
   | 'channel_info'
+  | 'channel_modify'
   | 'channel_list'
   | 'channel_fetch'
   | 'channel_create'

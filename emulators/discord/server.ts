@@ -11,29 +11,41 @@
  *   await client.login(discord.botToken);
  */
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { APIMessage } from 'discord.js';
 import { systemClock, type Clock } from '../../src/clock.js';
-import { parseBody, readBody, type ParsedBody } from './body.js';
+import { BodyAborted, Pipe, parseBody, readBody, type ParsedBody } from './body.js';
 import { validateCommandList, validateSingleCommand, type StoredCommand } from './commands.js';
 import {
   DiscordError,
   badRequest,
   cannotEditOthersMessage,
+  emptyMessage,
   formError,
   methodNotAllowed,
   missingAccess,
   missingPermissions,
   notAuthorizedForApplication,
   notFound,
+  threadArchived,
   unauthorized,
   unknownApplicationCommand,
   unknownChannel,
   unknownGuild,
 } from './errors.js';
-import { Gateway, type GatewayLogEntry } from './gateway.js';
+import { Gateway, shardOf, type GatewayLogEntry } from './gateway.js';
 import { Interactions } from './interactions.js';
+import {
+  GlobalRateLimiter,
+  InvalidRequestCounter,
+  OldMessageEditCap,
+  cloudflareBan,
+  globalRateLimited,
+  type InvalidRequestState,
+} from './limits.js';
+import { OpenApiValidator, defaultSpecPath, violationTree, type SpecViolation } from './openapi.js';
 import { Permission, has } from './permissions.js';
 import {
   FaultBook,
@@ -51,14 +63,18 @@ import type {
   ChannelInfo,
   CreateChannelOptions,
   CreateGuildOptions,
+  CreateThreadOptions,
   CreateUserOptions,
   DiscordEmulatorOptions,
   EmulatorStats,
   GuildInfo,
   InteractionHandle,
   ModalSubmission,
+  PermissionOverwriteSpec,
   RecordedRequest,
+  RoleInfo,
   SlashCommandInvocation,
+  ThreadUpdate,
   TimelineEntry,
   UserInfo,
 } from './types.js';
@@ -85,6 +101,30 @@ export interface DiscordEmulator {
   createUser(opts?: CreateUserOptions): UserInfo;
   /** Changes a member's permissions (decimal bitfield string); adds the member when missing. */
   setMemberPermissions(guildId: string, userId: string, permissions: string): void;
+  /** Boost level 0–3: changes the upload limit of channel routes; the bot gets GUILD_UPDATE. */
+  setGuildPremiumTier(guildId: string, tier: 0 | 1 | 2 | 3): void;
+  /** Sets (replaces) a channel's overwrite for a role (`guild.id` is @everyone, `guild.botRoleId` the bot's) or member. */
+  setPermissionOverwrite(channelId: string, overwrite: PermissionOverwriteSpec): void;
+  deletePermissionOverwrite(channelId: string, targetId: string): void;
+  /** The bot's permissions in a channel or thread as Discord computes them (decimal bitfield). */
+  botPermissionsIn(channelId: string): string;
+  /** A thread under a text channel (type 11 public by default); THREAD_CREATE when the bot can see it. */
+  createThread(parentChannelId: string, opts?: CreateThreadOptions): ChannelInfo;
+  /** A moderator archives / locks / renames a thread; THREAD_UPDATE. */
+  updateThread(threadId: string, update: ThreadUpdate): void;
+  /** `thread_metadata` as it is now (auto-archive applied). */
+  threadState(threadId: string): {
+    archived: boolean;
+    locked: boolean;
+    archiveTimestamp: number;
+    autoArchiveMinutes: number;
+  };
+  /** Makes a role (GUILD_ROLE_CREATE); `permissions` is a decimal bitfield, none by default. */
+  createRole(guildId: string, opts?: { name?: string; permissions?: string }): RoleInfo;
+  /** Deletes a role and takes it from every member (GUILD_ROLE_DELETE). */
+  deleteRole(guildId: string, roleId: string): void;
+  /** Replaces a member's roles; their permissions follow (GUILD_MEMBER_UPDATE, GUILD_MEMBERS intent only). */
+  setMemberRoles(guildId: string, userId: string, roleIds: string[]): void;
 
   /** Registers commands directly, with the same validation as the PUT route. */
   registerCommands(definitions: unknown[], guildId?: string): StoredCommand[];
@@ -123,6 +163,21 @@ export interface DiscordEmulator {
   clearFaults(): void;
   /** Replaces the bucket configuration (undefined turns buckets off) and empties the buckets. */
   setRateLimit(opts: RateLimitOptions | undefined): void;
+  /**
+   * For the next `ms` (the global limiter's clock: real time unless its
+   * `clock` was given) every bot-authenticated request on a non-exempt route
+   * gets a global 429 with `retry_after` the time left.
+   */
+  forceGlobalRateLimit(ms: number): void;
+  /** Sets the body-reading bandwidth (bytes/s, real time) of one channel, or the default link; null removes it. */
+  setUploadBandwidth(bytesPerSecond: number | null, channelId?: string): void;
+  /** The invalid-request window and ban of a client IP (default 127.0.0.1, where the bot runs). */
+  invalidRequestState(ip?: string): InvalidRequestState;
+  /** Lifts a ban and empties the window of a client IP. */
+  resetInvalidRequests(ip?: string): void;
+  /** Bodies the OpenAPI description rejected (each also answered 400 / 50035), oldest first. */
+  specViolations(): readonly SpecViolation[];
+  clearSpecViolations(): void;
 
   /** REST requests as seen, oldest first; tokens never appear. */
   readonly requests: readonly RecordedRequest[];
@@ -195,6 +250,7 @@ const ROUTES: RouteDef[] = [
     bot: false,
   },
   { method: 'GET', pattern: ['channels', ':channel'], route: 'channel_info', bot: true },
+  { method: 'PATCH', pattern: ['channels', ':channel'], route: 'channel_modify', bot: true },
   { method: 'GET', pattern: ['channels', ':channel', 'messages'], route: 'channel_list', bot: true },
   { method: 'POST', pattern: ['channels', ':channel', 'messages'], route: 'channel_create', bot: true },
   { method: 'GET', pattern: ['channels', ':channel', 'messages', ':message'], route: 'channel_fetch', bot: true },
@@ -270,37 +326,56 @@ export async function startDiscordEmulator(opts: DiscordEmulatorOptions = {}): P
     defaultUploadLimitBytes: opts.defaultUploadLimitBytes ?? 10 * MiB,
     attachmentUrlLifetimeMs: opts.attachmentUrlLifetimeMs ?? 24 * 3_600_000,
     nonceWindowMs: opts.nonceWindowMs ?? 3 * 60_000,
+    threadAutoArchive: opts.threadAutoArchive ?? true,
     baseUrl: () => baseUrl,
   });
+
+  const sharding = {
+    guildsPerShard: opts.sharding?.guildsPerShard ?? 1_000,
+    maxGuildsPerShard: opts.sharding?.maxGuildsPerShard ?? 2_500,
+    maxConcurrency: opts.sharding?.maxConcurrency ?? 1,
+    recommendedShards: opts.sharding?.recommendedShards,
+  };
 
   const gateway = new Gateway({
     clock,
     botToken,
     heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 41_250,
     privilegedIntents: opts.privilegedIntents ?? 0,
-    onIdentify: (sessionId) => ({
-      ready: {
-        v: 10,
-        user_settings: {},
-        user: world.apiSelf(),
-        guilds: [...world.guilds.keys()].map((id) => ({ id, unavailable: true })),
-        session_id: sessionId,
-        session_type: 'normal',
-        resume_gateway_url: `${baseUrl.replace(/^http/, 'ws')}/resume`,
-        shard: [0, 1],
-        application: { id: applicationId, flags: 1 << 23 },
-        private_channels: [],
-        relationships: [],
-        presences: [],
-        guild_join_requests: [],
-        geo_ordered_rtc_regions: [],
-        auth: {},
-        _trace: ['["emulator-gateway",{"micros":0}]'],
-      },
-      guildCreates: [...world.guilds.values()].map((g) => world.apiGuildCreate(g)),
-    }),
+    guildIds: () => [...world.guilds.keys()],
+    maxGuildsPerShard: sharding.maxGuildsPerShard,
+    onIdentify: (sessionId, shard) => {
+      // A shard only hears of its own guilds (developers/events/gateway, "Sharding Formula").
+      const mine = [...world.guilds.values()].filter((g) => shardOf(g.id, shard[1]) === shard[0]);
+      return {
+        ready: {
+          v: 10,
+          user_settings: {},
+          user: world.apiSelf(),
+          guilds: mine.map((g) => ({ id: g.id, unavailable: true })),
+          session_id: sessionId,
+          session_type: 'normal',
+          resume_gateway_url: `${baseUrl.replace(/^http/, 'ws')}/resume`,
+          shard,
+          application: { id: applicationId, flags: 1 << 23 },
+          private_channels: [],
+          relationships: [],
+          presences: [],
+          guild_join_requests: [],
+          geo_ordered_rtc_regions: [],
+          auth: {},
+          _trace: ['["emulator-gateway",{"micros":0}]'],
+        },
+        guildCreates: mine.map((g) => world.apiGuildCreate(g)),
+      };
+    },
   });
-  world.onGuildEvent = (t, d) => gateway.dispatch(t, d);
+  world.onGuildEvent = (t, d, intent) =>
+    gateway.dispatch(t, d, intent === undefined ? undefined : (intents) => (intents & intent) !== 0);
+
+  const oldEdits = opts.oldMessageEdits === false ? null : new OldMessageEditCap(opts.oldMessageEdits ?? {});
+  /** The 30046 cap, before an edit of a message is applied (age on the emulator clock). */
+  const checkOldEdit = (m: MessageRec): void => oldEdits?.check(m, clock.now());
 
   const interactions = new Interactions(world, {
     applicationId,
@@ -308,14 +383,33 @@ export async function startDiscordEmulator(opts: DiscordEmulatorOptions = {}): P
     ackWindowMs,
     tokenLifetimeMs,
     dispatch: (payload) => gateway.dispatch('INTERACTION_CREATE', payload),
+    beforeEdit: checkOldEdit,
   });
 
   const faults = new FaultBook();
   let limiter = new RateLimiter(opts.rateLimit);
+  const globalLimiter = opts.globalRateLimit === false ? null : new GlobalRateLimiter(opts.globalRateLimit ?? {});
+  const invalid = opts.invalidRequests === false ? null : new InvalidRequestCounter(clock, opts.invalidRequests ?? {});
+  const pipes = {
+    default: opts.uploadBandwidth?.default ? new Pipe(opts.uploadBandwidth.default) : null,
+    perChannel: new Map(
+      Object.entries(opts.uploadBandwidth?.perChannel ?? {}).map(([id, rate]) => [id, new Pipe(rate)] as const),
+    ),
+  };
+  const validation = opts.openApiValidation ?? Boolean(process.env.VITEST);
+  const specPath = (typeof validation === 'object' ? validation.specPath : undefined) ?? defaultSpecPath();
+  const validator = validation ? new OpenApiValidator(specPath) : null;
+  if (validator) {
+    if (!fs.existsSync(specPath))
+      throw new Error(`openApiValidation: Discord's OpenAPI description is not at ${specPath}`);
+    // Loading starts now and runs while the bot logs in; compiling waits for the first body of each route.
+    validator.ready().catch(() => undefined);
+  }
   const requests: RecordedRequest[] = [];
   let requestSeq = 0;
   let injectedFaults = 0;
   let invalidRequests = 0;
+  const counts = { aborted: 0, globalLimited: 0, banned: 0 };
 
   const checkBotAuth = (req: IncomingMessage): RecordedRequest['auth'] => {
     const header = req.headers.authorization;
@@ -336,9 +430,9 @@ export async function startDiscordEmulator(opts: DiscordEmulatorOptions = {}): P
 
   /** The bot must see the channel to use any channel route. */
   const channelFor = (channelId: string) => {
-    const channel = world.channels.get(channelId);
+    const channel = world.findChannel(channelId);
     if (!channel) throw unknownChannel();
-    if (!has(channel.botPermissions, Permission.ViewChannel)) throw missingAccess();
+    world.viewableChannel(channel);
     return channel;
   };
 
@@ -400,12 +494,14 @@ export async function startDiscordEmulator(opts: DiscordEmulatorOptions = {}): P
       status: 200,
       body: {
         url: `${baseUrl.replace(/^http/, 'ws')}/gateway`,
-        shards: 1,
+        // "a recommended number of shards" (developers/events/gateway#get-gateway-bot): about one per
+        // 1,000 guilds, as Discord hands out.
+        shards: sharding.recommendedShards ?? Math.max(1, Math.ceil(world.guilds.size / sharding.guildsPerShard)),
         session_start_limit: {
           total: 1000,
           remaining: Math.max(0, 1000 - gateway.stats.identifies),
           reset_after: 86_400_000,
-          max_concurrency: 1,
+          max_concurrency: sharding.maxConcurrency,
         },
       },
     }),
@@ -488,8 +584,42 @@ export async function startDiscordEmulator(opts: DiscordEmulatorOptions = {}): P
       return { status: 204 };
     },
     channel_info: (p) => ({ status: 200, body: world.apiChannel(channelFor(p.channel!)) }),
+    channel_modify: (p, body) => {
+      // Only what a bot does to a thread it works in (developers/topics/threads, "Editing &
+      // Deleting Threads"): unarchive (locked ones need MANAGE_THREADS), archive, lock, rename.
+      const channel = channelFor(p.channel!);
+      const t = channel.thread;
+      const can = world.botCan(channel);
+      const json = (typeof body.json === 'object' && body.json !== null ? body.json : {}) as Record<string, unknown>;
+      if (!t) {
+        if (!has(can.bits, Permission.ManageChannels)) throw missingPermissions();
+        if (typeof json.name === 'string') channel.name = json.name;
+        return { status: 200, body: world.apiChannel(channel) };
+      }
+      const creator = channel.ownerId === botUserId;
+      const update: ThreadUpdate = {};
+      if (typeof json.archived === 'boolean') update.archived = json.archived;
+      if (typeof json.locked === 'boolean') update.locked = json.locked;
+      if (typeof json.name === 'string') update.name = json.name;
+      if (typeof json.auto_archive_duration === 'number')
+        update.autoArchiveDurationMinutes = json.auto_archive_duration as ThreadUpdate['autoArchiveDurationMinutes'];
+      if (update.locked !== undefined && !can.manageThreads) throw missingPermissions();
+      if (
+        (update.name !== undefined || update.autoArchiveDurationMinutes !== undefined) &&
+        !can.manageThreads &&
+        !creator
+      )
+        throw missingPermissions();
+      if (update.archived === true && !can.manageThreads && !creator) throw missingPermissions();
+      if (update.archived === false && t.locked && !can.manageThreads) throw missingPermissions();
+      // "only active threads can be manipulated" (developers/topics/threads): while archived, only a
+      // request that also unarchives may change anything.
+      if (t.archived && update.archived !== false && Object.keys(update).length > 0) throw threadArchived(400);
+      world.updateThread(channel.id, update);
+      return { status: 200, body: world.apiChannel(channel) };
+    },
     channel_list: (p, _body, url) => {
-      channelFor(p.channel!);
+      const channel = channelFor(p.channel!);
       const limitRaw = url.searchParams.get('limit');
       const limit = limitRaw === null ? 50 : Number(limitRaw);
       if (!Number.isInteger(limit) || limit < 1 || limit > 100)
@@ -505,6 +635,9 @@ export async function startDiscordEmulator(opts: DiscordEmulatorOptions = {}): P
         if (v !== null && !isSnowflake(v))
           throw formError([key], 'NUMBER_TYPE_COERCE', `Value "${v}" is not snowflake.`);
       }
+      // "If the current user is missing the READ_MESSAGE_HISTORY permission in the channel, then no
+      // messages will be returned" (developers/resources/message#get-channel-messages).
+      if (!world.botCan(channel).readHistory) return { status: 200, body: [] };
       const all = world.visibleMessages(p.channel!).sort((a, b) => compareSnowflakes(a.id, b.id));
       let picked: MessageRec[];
       if (after !== null) picked = all.filter((m) => compareSnowflakes(m.id, after) > 0).slice(0, limit);
@@ -520,10 +653,25 @@ export async function startDiscordEmulator(opts: DiscordEmulatorOptions = {}): P
     },
     channel_create: (p, body) => {
       const channel = channelFor(p.channel!);
-      if (!has(channel.botPermissions, Permission.SendMessages)) throw missingPermissions();
-      if (body.files.length > 0 && !has(channel.botPermissions, Permission.AttachFiles)) throw missingPermissions();
+      const can = world.botCan(channel);
+      // Threads need SEND_MESSAGES_IN_THREADS, not SEND_MESSAGES (developers/topics/permissions,
+      // "Inherited Permissions (Threads)"); without either, Attach Files and Embed Links are implied off.
+      if (!can.send) throw missingPermissions();
+      if (body.files.length > 0 && !can.attach) throw missingPermissions();
       World.checkUploadSize(body.files, world.guild(channel.guildId).uploadLimitBytes);
-      const write = parseMessageWrite(body.json, body.files, { mode: 'create', allowEphemeral: false });
+      let write = parseMessageWrite(body.json, body.files, { mode: 'create', allowEphemeral: false });
+      // "When creating a message as a reply to another message, the current user must have the
+      // READ_MESSAGE_HISTORY permission" (developers/resources/message#create-message-limitations).
+      if (write.messageReference && !can.readHistory) throw missingPermissions();
+      if (!can.embed && (write.embeds?.length ?? 0) > 0) {
+        // Without Embed Links an embed-only message is refused with 50013 (discord/discord-api-docs#2601,
+        // discordjs/discord.js#7544); with anything else the embeds are dropped without a word
+        // (discord/discord-api-docs#5648, Spoffy/EcoDiscordPlugin#47: "the embed would simply not be shown").
+        const rest = (write.content ?? '') !== '' || (write.components?.length ?? 0) > 0 || body.files.length > 0;
+        if (!rest) throw missingPermissions();
+        write = { ...write, embeds: [] };
+      }
+      world.threadGate(channel, 'post');
       if (write.nonce !== undefined && write.enforceNonce) {
         const existing = world.findByNonce(channel.id, botUserId, write.nonce);
         if (existing) return { status: 200, body: world.apiMessage(existing, { nonce: write.nonce }) };
@@ -535,26 +683,41 @@ export async function startDiscordEmulator(opts: DiscordEmulatorOptions = {}): P
       return { status: 200, body: world.apiMessage(m, write.nonce !== undefined ? { nonce: write.nonce } : {}) };
     },
     channel_fetch: (p) => {
-      channelFor(p.channel!);
+      const channel = channelFor(p.channel!);
+      // Get Channel Message needs VIEW_CHANNEL and READ_MESSAGE_HISTORY
+      // (developers/resources/message#get-channel-message); Discord's code for a missing read is 50001.
+      if (!world.botCan(channel).readHistory) throw missingAccess();
       return { status: 200, body: world.apiMessage(world.channelMessage(p.channel!, p.message!)) };
     },
     channel_edit: (p, body) => {
       const channel = channelFor(p.channel!);
       const m = world.channelMessage(channel.id, p.message!);
       if (m.authorId !== botUserId) throw cannotEditOthersMessage();
+      world.threadGate(channel, 'edit');
       World.checkUploadSize(body.files, world.guild(channel.guildId).uploadLimitBytes);
-      const write = parseMessageWrite(body.json, body.files, {
+      let write = parseMessageWrite(body.json, body.files, {
         mode: 'edit',
         allowEphemeral: false,
         existingFlags: m.flags,
       });
+      // An edit's embeds are ignored without Embed Links; what is left may be an empty message
+      // (discord/discord-api-docs#5648: "Ignores embed and calls it 'empty'").
+      if (!world.botCan(channel).embed && write.embeds !== undefined && write.embeds.length > 0) {
+        write = { ...write, embeds: [] };
+        const content = write.content ?? m.content;
+        const components = write.components ?? m.components;
+        const kept =
+          write.attachments === undefined ? m.attachments.length + body.files.length : write.attachments.length;
+        if (content === '' && components.length === 0 && kept === 0) throw emptyMessage();
+      }
+      checkOldEdit(m);
       return { status: 200, body: world.apiMessage(world.editMessage(m, write, 'channel', null)) };
     },
     channel_delete: (p) => {
       const channel = channelFor(p.channel!);
       const m = world.channelMessage(channel.id, p.message!);
-      if (m.authorId !== botUserId && !has(channel.botPermissions, Permission.ManageMessages))
-        throw missingPermissions();
+      if (m.authorId !== botUserId && !world.botCan(channel).manageMessages) throw missingPermissions();
+      world.threadGate(channel, 'delete');
       world.deleteMessage(m, 'channel', null);
       return { status: 204 };
     },
@@ -614,11 +777,19 @@ export async function startDiscordEmulator(opts: DiscordEmulatorOptions = {}): P
     res.end(req.method === 'HEAD' ? undefined : found.data);
   };
 
+  /** Routes Discord does not hold to the global limit: "Interaction endpoints are not bound to the bot's Global Rate Limit" (developers/topics/rate-limits#global-rate-limit). */
+  const globallyExempt = (route: RouteKey): boolean => route === 'callback' || route.startsWith('webhook_');
+
+  const pipeFor = (channelId: string | undefined): Pipe | undefined =>
+    (channelId !== undefined ? pipes.perChannel.get(channelId) : undefined) ?? pipes.default ?? undefined;
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const arrivedAt = clock.now();
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', 'http://localhost');
     const raw = url.pathname.split('/').slice(1);
+    const ip = req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? 'unknown';
+    const authState = req.headers.authorization ? (checkBotAuth(req) === 'bot' ? 'bot' : 'invalid') : 'missing';
     const record: RecordedRequest = {
       seq: ++requestSeq,
       at: arrivedAt,
@@ -627,9 +798,10 @@ export async function startDiscordEmulator(opts: DiscordEmulatorOptions = {}): P
       path: url.pathname,
       query: url.search,
       status: 0,
-      auth: req.headers.authorization ? (checkBotAuth(req) === 'bot' ? 'bot' : 'invalid') : 'missing',
+      auth: authState,
       files: [],
       bodyBytes: 0,
+      ip,
     };
     requests.push(record);
     let segments: string[];
@@ -645,9 +817,15 @@ export async function startDiscordEmulator(opts: DiscordEmulatorOptions = {}): P
       serveCdn(req, res, segments, url, record);
       return;
     }
-    let reply: Reply;
-    try {
+    /** Everything from routing to the handler's answer; limits and faults may answer first. */
+    const pipeline = async (): Promise<Reply> => {
       if (segments[0] !== 'api' || segments[1] !== 'v10') throw notFound();
+      // A banned IP never reaches Discord: Cloudflare answers every API request.
+      if (invalid?.banned(ip)) {
+        counts.banned++;
+        record.fault = 'banned';
+        throw cloudflareBan();
+      }
       const parts = segments.slice(2);
       const matched = matchRoute(method, parts);
       if (matched === null) throw notFound();
@@ -658,8 +836,22 @@ export async function startDiscordEmulator(opts: DiscordEmulatorOptions = {}): P
         const tokenIndex = def.pattern.indexOf(':token') + 2;
         record.path = '/' + raw.map((s, i) => (i === tokenIndex ? ':token' : s)).join('/');
       }
+      if (def.bot && record.auth !== 'bot') throw unauthorized();
+      const target = targetOf(def.route, params);
+      Object.assign(record, target);
+      if (globalLimiter && !globallyExempt(def.route)) {
+        // Per bot token; "If no authorization header is provided, then the limit is applied to the IP address".
+        const client = record.auth === 'bot' ? 'bot' : `ip:${ip}`;
+        const waitMs = globalLimiter.check(client, record.auth === 'bot');
+        if (waitMs !== undefined) {
+          counts.globalLimited++;
+          record.fault = 'global_rate_limit';
+          req.resume();
+          return globalRateLimited(waitMs, globalLimiter.retryAfterMode);
+        }
+      }
       const body = BODY_METHODS.has(method)
-        ? await parseBody(req.headers['content-type'], await readBody(req, maxRequestBytes))
+        ? await parseBody(req.headers['content-type'], await readBody(req, maxRequestBytes, pipeFor(target.channelId)))
         : { json: undefined, files: [], bytes: 0, contentType: '' };
       if (!BODY_METHODS.has(method)) req.resume();
       record.bodyBytes = body.bytes;
@@ -671,42 +863,63 @@ export async function startDiscordEmulator(opts: DiscordEmulatorOptions = {}): P
         sha256: f.sha256,
         contentType: f.contentType,
       }));
-      if (def.bot && record.auth !== 'bot') throw unauthorized();
-      const target = targetOf(def.route, params);
-      Object.assign(record, target);
+      const violation = validator
+        ? await validator.check(def.route, params.guild !== undefined, body.json, {
+            seq: record.seq,
+            method,
+            path: record.path,
+          })
+        : undefined;
+      if (violation) {
+        record.fault = 'spec_violation';
+        // Discord answers an invalid body with 50035 and the field tree.
+        return { status: 400, body: { message: 'Invalid Form Body', code: 50035, errors: violationTree(violation) } };
+      }
       const before = faults.take(def.route, target, 'before');
       if (before) {
-        reply = faultReply(before);
         record.fault = 'injected';
-      } else {
-        const limit = limiter.check(def.route, target);
-        if (limit.retryAfterMs !== undefined) {
-          reply = {
-            status: 429,
-            body: {
-              message: 'You are being rate limited.',
-              retry_after: Number((limit.retryAfterMs / 1000).toFixed(3)),
-              global: false,
-            },
-            headers: limit.headers,
-          };
-          record.fault = 'rate_limit';
-        } else {
-          try {
-            reply = handlers[def.route](params, body, url, arrivedAt);
-          } catch (err) {
-            if (!(err instanceof DiscordError)) throw err;
-            reply = { status: err.status, body: err.body, headers: err.headers };
-          }
-          reply.headers = { ...limit.headers, ...(reply.headers ?? {}) };
-          const after = faults.take(def.route, target, 'after');
-          if (after) {
-            reply = faultReply(after);
-            record.fault = 'injected';
-          }
-        }
+        return faultReply(before);
       }
+      const limit = limiter.check(def.route, target);
+      if (limit.retryAfterMs !== undefined) {
+        record.fault = 'rate_limit';
+        return {
+          status: 429,
+          body: {
+            message: 'You are being rate limited.',
+            retry_after: Number((limit.retryAfterMs / 1000).toFixed(3)),
+            global: false,
+          },
+          headers: limit.headers,
+        };
+      }
+      let answer: Reply;
+      try {
+        answer = handlers[def.route](params, body, url, arrivedAt);
+      } catch (err) {
+        if (!(err instanceof DiscordError)) throw err;
+        answer = { status: err.status, body: err.body, headers: err.headers };
+        if (err.code === 30046) record.fault = 'old_message_edit';
+      }
+      answer.headers = { ...limit.headers, ...(answer.headers ?? {}) };
+      const after = faults.take(def.route, target, 'after');
+      if (after) {
+        record.fault = 'injected';
+        return faultReply(after);
+      }
+      return answer;
+    };
+    let reply: Reply;
+    try {
+      reply = await pipeline();
     } catch (err) {
+      if (err instanceof BodyAborted) {
+        // Nobody is listening any more: nothing to answer.
+        counts.aborted++;
+        record.aborted = true;
+        record.bodyBytes = err.bytesRead;
+        return;
+      }
       if (err instanceof DiscordError) {
         reply = { status: err.status, body: err.body, headers: err.headers };
       } else {
@@ -716,13 +929,17 @@ export async function startDiscordEmulator(opts: DiscordEmulatorOptions = {}): P
       req.resume();
     }
     record.status = reply.status;
-    // Discord's invalid-request counter: 401s, 403s and 429s except shared-scope ones.
+    // Discord's invalid-request counter: 401s, 403s and 429s except shared-scope ones
+    // (developers/topics/rate-limits#invalid-request-limit-aka-cloudflare-bans). The ban's own
+    // answers come from Cloudflare and are not counted again.
     if (
-      reply.status === 401 ||
-      reply.status === 403 ||
-      (reply.status === 429 && reply.headers?.['x-ratelimit-scope'] !== 'shared')
+      record.fault !== 'banned' &&
+      (reply.status === 401 ||
+        reply.status === 403 ||
+        (reply.status === 429 && reply.headers?.['x-ratelimit-scope'] !== 'shared'))
     ) {
       invalidRequests++;
+      invalid?.count(ip);
     }
     const code = (reply.body as { code?: unknown } | undefined)?.code;
     if (reply.status >= 400 && typeof code === 'number') record.code = code;
@@ -763,6 +980,25 @@ export async function startDiscordEmulator(opts: DiscordEmulatorOptions = {}): P
     createChannel: (guildId, o) => world.createChannel(guildId, o),
     createUser: (o) => world.createUser(o),
     setMemberPermissions: (g, u, p) => world.setMemberPermissions(g, u, p),
+    setGuildPremiumTier: (g, tier) => world.setPremiumTier(g, tier),
+    setPermissionOverwrite: (c, o) => world.setPermissionOverwrite(c, o),
+    deletePermissionOverwrite: (c, id) => world.deletePermissionOverwrite(c, id),
+    botPermissionsIn: (c) => world.botPermissionsIn(world.channel(c)).toString(),
+    createThread: (parent, o) => world.createThread(parent, o),
+    updateThread: (id, u) => world.updateThread(id, u),
+    threadState: (id) => {
+      const t = world.channel(id).thread;
+      if (!t) throw new Error(`channel ${id} is not a thread`);
+      return {
+        archived: t.archived,
+        locked: t.locked,
+        archiveTimestamp: t.archiveTimestamp,
+        autoArchiveMinutes: t.autoArchiveMinutes,
+      };
+    },
+    createRole: (g, o) => world.createRole(g, o),
+    deleteRole: (g, r) => world.deleteRole(g, r),
+    setMemberRoles: (g, u, r) => world.setMemberRoles(g, u, r),
     registerCommands: (definitions, guildId) => {
       const valid = validateCommandList(definitions, guildId !== undefined);
       if (guildId !== undefined) world.guild(guildId);
@@ -808,6 +1044,23 @@ export async function startDiscordEmulator(opts: DiscordEmulatorOptions = {}): P
     setRateLimit: (o) => {
       limiter = new RateLimiter(o);
     },
+    forceGlobalRateLimit: (ms) => {
+      if (!globalLimiter) throw new Error('the global rate limit is off (globalRateLimit: false)');
+      globalLimiter.force(ms);
+    },
+    setUploadBandwidth: (rate, channelId) => {
+      const pipe = rate === null ? null : new Pipe(rate);
+      if (channelId === undefined) pipes.default = pipe;
+      else if (pipe) pipes.perChannel.set(channelId, pipe);
+      else pipes.perChannel.delete(channelId);
+    },
+    invalidRequestState: (ip = '127.0.0.1') => {
+      if (!invalid) throw new Error('invalid-request counting is off (invalidRequests: false)');
+      return invalid.state(ip);
+    },
+    resetInvalidRequests: (ip = '127.0.0.1') => invalid?.reset(ip),
+    specViolations: () => validator?.log ?? [],
+    clearSpecViolations: () => validator?.clear(),
     requests,
     stats: () => {
       const byRoute: EmulatorStats['byRoute'] = {};
@@ -827,6 +1080,11 @@ export async function startDiscordEmulator(opts: DiscordEmulatorOptions = {}): P
         status429,
         status5xx,
         invalidRequests,
+        abortedRequests: counts.aborted,
+        globalRateLimited: counts.globalLimited,
+        oldMessageEditsRefused: oldEdits?.refused ?? 0,
+        bannedRequests: counts.banned,
+        specViolations: validator?.log.length ?? 0,
         injectedFaults,
         ...world.counters,
         gateway: gateway.stats,

@@ -1,11 +1,19 @@
 /** Public types of the Discord emulator's control API. */
 import type { Clock } from '../../src/clock.js';
 import type { GatewayStats } from './gateway.js';
+import type { GlobalRateLimitOptions, InvalidRequestOptions, OldMessageEditOptions } from './limits.js';
 import type { RateLimitOptions, RouteKey } from './rate-limit.js';
 import type { AutocompleteChoice, ModalData } from './validate.js';
 
 export type { FaultSpec, RateLimitOptions, RouteKey, BucketSpec, RequestTarget } from './rate-limit.js';
 export type { GatewayLogEntry, GatewayStats } from './gateway.js';
+export type {
+  GlobalRateLimitOptions,
+  InvalidRequestOptions,
+  InvalidRequestState,
+  OldMessageEditOptions,
+} from './limits.js';
+export type { SpecError, SpecViolation } from './openapi.js';
 export type { AutocompleteChoice, ModalData } from './validate.js';
 export type { StoredCommand, CommandOption } from './commands.js';
 
@@ -41,6 +49,63 @@ export interface DiscordEmulatorOptions {
   privilegedIntents?: number;
   /** Bodies above this are refused with 413 before parsing; default 512 MiB. */
   maxRequestBytes?: number;
+  /**
+   * How fast request bodies are read, in bytes per second (real time, not
+   * the emulator clock): the bot's uplink as Discord sees it. `default`
+   * applies to every request and is one link shared by all of them;
+   * `perChannel` gives requests about a channel (channel routes, and the
+   * interaction webhook routes of interactions from it) a link of their own.
+   * Unlimited by default.
+   */
+  uploadBandwidth?: { default?: number; perChannel?: Record<string, number> };
+  /**
+   * Discord's global limit per bot token (50 requests per second);
+   * interaction callbacks and interaction webhook routes are exempt. On by
+   * default; `false` turns it off.
+   */
+  globalRateLimit?: GlobalRateLimitOptions | false;
+  /** The cap on edits of messages older than an hour (429 / 30046). On by default; `false` turns it off. */
+  oldMessageEdits?: OldMessageEditOptions | false;
+  /** Invalid-request counting and the Cloudflare ban above 10,000 per 10 minutes. On by default; `false` turns it off. */
+  invalidRequests?: InvalidRequestOptions | false;
+  /** Whether threads archive after `auto_archive_duration` minutes without a new message (emulator clock). Default true. */
+  threadAutoArchive?: boolean;
+  /**
+   * Checks every request body against Discord's OpenAPI description
+   * (violations: 400 / 50035, and `specViolations()`). Default: on when
+   * running under vitest, off otherwise. `specPath` defaults to
+   * `../shared/facts/discord-openapi.json` from the project root.
+   */
+  openApiValidation?: boolean | { specPath?: string };
+  /** Gateway sharding. */
+  sharding?: ShardingOptions;
+}
+
+export interface ShardingOptions {
+  /**
+   * `shards` in `GET /gateway/bot`; default ceil(guilds / `guildsPerShard`),
+   * at least 1, as Discord recommends about one shard per 1,000 guilds.
+   */
+  recommendedShards?: number;
+  /** Default 1,000. */
+  guildsPerShard?: number;
+  /**
+   * A session that would hold more guilds than this is closed with 4011
+   * Sharding required; Discord: 2,500 ("Each shard can only support a maximum
+   * of 2500 guilds", developers/events/gateway#sharding).
+   */
+  maxGuildsPerShard?: number;
+  /** `session_start_limit.max_concurrency`: identifies per 5 s bucket. Default 1. */
+  maxConcurrency?: number;
+}
+
+/** One permission overwrite of a channel: a role (the guild id is @everyone) or a member. */
+export interface PermissionOverwriteSpec {
+  id: string;
+  type: 'role' | 'member';
+  /** Decimal bitfield strings. */
+  allow?: string;
+  deny?: string;
 }
 
 export interface ChannelInfo {
@@ -48,6 +113,8 @@ export interface ChannelInfo {
   guildId: string;
   name: string;
   type: number;
+  /** Threads: their channel. */
+  parentId: string | null;
 }
 
 export interface GuildInfo {
@@ -61,6 +128,8 @@ export interface GuildInfo {
   /** Live: channels created later are appended. */
   channels: ChannelInfo[];
   everyoneRoleId: string;
+  /** The bot's managed role (for role overwrites that target the bot). */
+  botRoleId: string;
 }
 
 export interface UserInfo {
@@ -68,6 +137,7 @@ export interface UserInfo {
   username: string;
   globalName: string | null;
   locale: string;
+  premiumType: 0 | 1 | 2 | 3;
 }
 
 export interface CreateGuildOptions {
@@ -91,8 +161,43 @@ export interface CreateChannelOptions {
    * The bot's permissions in this channel (decimal bitfield). Missing
    * VIEW_CHANNEL gives 50001 on channel routes, missing SEND_MESSAGES or
    * ATTACH_FILES gives 50013 on posts. Default: the bot's role permissions.
+   * Stored as a member overwrite for the bot.
    */
   botPermissions?: string;
+  /** Overwrites as a server admin sets them (applied the documented way, with the bot's roles). */
+  permissionOverwrites?: PermissionOverwriteSpec[];
+}
+
+export interface CreateThreadOptions {
+  name?: string;
+  /** 11 public (default) or 12 private thread. */
+  type?: 11 | 12;
+  /** Who started it; default the guild owner. */
+  ownerId?: string;
+  /** Other thread members. */
+  memberIds?: string[];
+  /** Whether the bot has joined (private threads are invisible to it otherwise, unless it may manage threads). Default true. */
+  botIsMember?: boolean;
+  /** 60, 1440 (default), 4320 or 10080. */
+  autoArchiveDurationMinutes?: 60 | 1440 | 4320 | 10080;
+  archived?: boolean;
+  locked?: boolean;
+  /** Private threads: whether non-moderators can add others. */
+  invitable?: boolean;
+}
+
+export interface ThreadUpdate {
+  archived?: boolean;
+  locked?: boolean;
+  name?: string;
+  autoArchiveDurationMinutes?: 60 | 1440 | 4320 | 10080;
+}
+
+/** A role made with `createRole`; `permissions` is a decimal bitfield string as Discord sends it. */
+export interface RoleInfo {
+  id: string;
+  name: string;
+  permissions: string;
 }
 
 export interface CreateUserOptions {
@@ -104,6 +209,8 @@ export interface CreateUserOptions {
   permissions?: string;
   /** Guilds to join; default every guild that exists now. */
   guildIds?: string[];
+  /** Nitro: 0 none (default), 1 Classic, 2 Nitro (500 MiB uploads), 3 Basic (50 MiB). Raises `attachment_size_limit`. */
+  premiumType?: 0 | 1 | 2 | 3;
 }
 
 export type OptionValue = string | number | boolean;
@@ -114,7 +221,7 @@ interface InteractionBase {
   locale?: string;
   /** Member permissions sent with this interaction (decimal bitfield), overriding the member's. */
   permissions?: string;
-  /** `attachment_size_limit`; default the guild's upload limit. */
+  /** `attachment_size_limit`; default the larger of the guild's upload limit and the user's Nitro limit. */
   attachmentSizeLimit?: number;
   /** Use this token instead of a generated one (e.g. with characters clients must percent-encode). */
   token?: string;
@@ -281,8 +388,12 @@ export interface RecordedRequest {
   interactionId?: string;
   /** Discord error code answered, if any. */
   code?: number;
-  /** Why the answer was an error the emulator was told to give. */
-  fault?: 'injected' | 'rate_limit';
+  /** Why the answer was a limit or an error the emulator was told to give. */
+  fault?: 'injected' | 'rate_limit' | 'global_rate_limit' | 'old_message_edit' | 'banned' | 'spec_violation';
+  /** The client went away before its body was read (timeout, abort); no answer was sent. */
+  aborted?: boolean;
+  /** Client IP (the key of the invalid-request counter). */
+  ip?: string;
   /** The JSON body or `payload_json`. */
   json?: unknown;
   files: RecordedFile[];
@@ -297,6 +408,16 @@ export interface EmulatorStats {
   status5xx: number;
   /** 401, 403 and non-shared 429 answers: what counts toward Discord's 10,000 per 10 minutes. */
   invalidRequests: number;
+  /** Requests whose client went away mid-body. */
+  abortedRequests: number;
+  /** Requests refused by the global limit (429, global). */
+  globalRateLimited: number;
+  /** Edits refused with 30046. */
+  oldMessageEditsRefused: number;
+  /** Requests answered with the Cloudflare ban. */
+  bannedRequests: number;
+  /** Bodies the OpenAPI description rejects. */
+  specViolations: number;
   injectedFaults: number;
   messagesCreated: number;
   messagesEdited: number;

@@ -9,20 +9,29 @@ import type { APIAttachment, APIMessage, APIUser } from 'discord.js';
 import type { Clock } from '../../src/clock.js';
 import { contentTypeFor, sanitizeFilename, sha256, type UploadedFile } from './body.js';
 import { CommandScope } from './commands.js';
-import { DiscordError, emptyMessage, formError, unknownMessage } from './errors.js';
+import { DiscordError, emptyMessage, formError, missingAccess, threadArchived, unknownMessage } from './errors.js';
 import {
   DEFAULT_BOT_PERMISSIONS,
   DEFAULT_EVERYONE_PERMISSIONS,
   ALL_PERMISSIONS,
+  Permission,
+  applyOverwrites,
+  has,
+  effective,
   parsePermissions,
+  type Overwrite,
 } from './permissions.js';
 import { SnowflakeGenerator } from './snowflake.js';
 import type {
   ChannelInfo,
   CreateChannelOptions,
   CreateGuildOptions,
+  CreateThreadOptions,
   CreateUserOptions,
   GuildInfo,
+  PermissionOverwriteSpec,
+  ThreadUpdate,
+  RoleInfo,
   TimelineAttachment,
   TimelineEntry,
   UserInfo,
@@ -32,7 +41,22 @@ import { MessageFlag, type MessageWrite } from './validate.js';
 type Json = Record<string, unknown>;
 
 export const MiB = 1024 * 1024;
-const TIER_UPLOAD_LIMITS = [10 * MiB, 10 * MiB, 50 * MiB, 100 * MiB] as const;
+/**
+ * Per-file upload limits by boost tier: 10 MiB by default (developers/reference
+ * "Uploading Files"; 25 → 10 MiB for webhooks and interactions on 2025-01-16,
+ * change-log "Default File Upload Limit Change"), 50 MiB at level 2 and
+ * 100 MiB at level 3 (Discord's Server Boosting FAQ).
+ */
+export const TIER_UPLOAD_LIMITS = [10 * MiB, 10 * MiB, 50 * MiB, 100 * MiB] as const;
+/**
+ * Per-file limits a member's Nitro gives (`premium_type`: 1 Nitro Classic,
+ * 2 Nitro, 3 Nitro Basic), which `attachment_size_limit` takes into account
+ * ("calculated as the maximum of these values", developers/reference
+ * "Uploading Files"); figures from Discord's Nitro support pages.
+ */
+export const NITRO_UPLOAD_LIMITS = [0, 50 * MiB, 500 * MiB, 50 * MiB] as const;
+/** GUILD_MEMBERS (1 << 1), privileged: member updates reach only bots that asked for it. */
+const GUILD_MEMBERS_INTENT = 1 << 1;
 
 export interface UserRec {
   id: string;
@@ -41,6 +65,8 @@ export interface UserRec {
   locale: string;
   bot: boolean;
   discriminator: string;
+  /** 0 none, 1 Nitro Classic, 2 Nitro, 3 Nitro Basic. */
+  premiumType: 0 | 1 | 2 | 3;
 }
 
 export interface RoleRec {
@@ -67,19 +93,45 @@ export interface GuildRec {
   locale: string;
   premiumTier: 0 | 1 | 2 | 3;
   uploadLimitBytes: number;
+  /** Set when the test fixed the limit instead of letting the tier decide. */
+  uploadLimitOverride: number | undefined;
   joinedAt: number;
   roles: RoleRec[];
   members: Map<string, MemberRec>;
   info: GuildInfo;
 }
 
+/** `thread_metadata` and the counters Discord keeps on a thread. */
+export interface ThreadRec {
+  archived: boolean;
+  locked: boolean;
+  /** Minutes of inactivity before Discord archives it: 60, 1440, 4320 or 10080. */
+  autoArchiveMinutes: 60 | 1440 | 4320 | 10080;
+  archiveTimestamp: number;
+  createTimestamp: number;
+  /** Last "activity" (a message sent, an unarchive): edits do not count (developers/topics/threads). */
+  lastActivityAt: number;
+  invitable: boolean;
+  /** Thread members (private threads are only visible to them and to moderators). */
+  members: Set<string>;
+  messageCount: number;
+  totalMessageSent: number;
+}
+
 export interface ChannelRec {
   id: string;
   guildId: string;
   name: string;
-  type: 0;
+  /** 0 text; 11 public, 12 private thread. */
+  type: 0 | 11 | 12;
   position: number;
-  botPermissions: bigint;
+  /** Threads: the channel they belong to. */
+  parentId: string | null;
+  /** Threads: who started it. */
+  ownerId: string | null;
+  /** Permission overwrites (threads have none: they inherit the parent's). */
+  overwrites: Overwrite[];
+  thread: ThreadRec | null;
   lastMessageId: string | null;
 }
 
@@ -135,6 +187,8 @@ export interface WorldOptions {
   defaultUploadLimitBytes: number;
   attachmentUrlLifetimeMs: number;
   nonceWindowMs: number;
+  /** Whether threads archive themselves after `auto_archive_duration` minutes without activity. */
+  threadAutoArchive: boolean;
   baseUrl(): string;
 }
 
@@ -177,8 +231,11 @@ export class World {
   private readonly signingKey = randomBytes(32);
   private timelineSeq = 0;
   readonly counters: WorldCounters = { messagesCreated: 0, messagesEdited: 0, messagesDeleted: 0, uploadedBytes: 0 };
-  /** Set by the server: tells connected bots about new guilds, channels and roles. */
-  onGuildEvent: (t: string, d: unknown) => void = () => {};
+  /**
+   * Set by the server: tells connected bots about new guilds, channels and
+   * roles; `intent` limits it to sessions that asked for that intent.
+   */
+  onGuildEvent: (t: string, d: unknown, intent?: number) => void = () => {};
   /** While a guild is being built its parts are not announced: GUILD_CREATE carries them. */
   private building: string | null = null;
 
@@ -191,6 +248,7 @@ export class World {
       locale: 'en-US',
       bot: true,
       discriminator: '0001',
+      premiumType: 0,
     });
     this.globalCommands = new CommandScope(opts.applicationId, undefined, () => this.ids.next());
   }
@@ -217,13 +275,20 @@ export class World {
       locale: o.locale ?? 'en-US',
       bot: false,
       discriminator: '0',
+      premiumType: o.premiumType ?? 0,
     };
     this.users.set(id, user);
     const guildIds = o.guildIds ?? [...this.guilds.keys()];
     for (const guildId of guildIds) {
       this.addMember(this.guild(guildId), id, parsePermissions(o.permissions, DEFAULT_EVERYONE_PERMISSIONS));
     }
-    return { id, username: user.username, globalName: user.globalName, locale: user.locale };
+    return {
+      id,
+      username: user.username,
+      globalName: user.globalName,
+      locale: user.locale,
+      premiumType: user.premiumType,
+    };
   }
 
   user(id: string): UserRec {
@@ -238,18 +303,20 @@ export class World {
     const ownerId = o.ownerId ?? this.createUser({ username: `owner${id.slice(-6)}`, guildIds: [] }).id;
     this.user(ownerId);
     const tier = o.premiumTier ?? 0;
+    const botRoleId = this.ids.next();
     const info: GuildInfo = {
       id,
       name: o.name ?? 'Emulated Server',
       ownerId,
       locale: o.locale ?? 'en-US',
       premiumTier: tier,
-      uploadLimitBytes: o.uploadLimitBytes ?? Math.max(TIER_UPLOAD_LIMITS[tier], this.opts.defaultUploadLimitBytes),
+      uploadLimitBytes: o.uploadLimitBytes ?? this.tierUploadLimit(tier),
       channels: [],
       everyoneRoleId: id,
+      botRoleId,
     };
     const botRole: RoleRec = {
-      id: this.ids.next(),
+      id: botRoleId,
       name: this.opts.botUsername,
       permissions: DEFAULT_BOT_PERMISSIONS,
       position: 1,
@@ -263,6 +330,7 @@ export class World {
       locale: info.locale,
       premiumTier: tier,
       uploadLimitBytes: info.uploadLimitBytes,
+      uploadLimitOverride: o.uploadLimitBytes,
       joinedAt: this.now(),
       roles: [
         { id, name: '@everyone', permissions: DEFAULT_EVERYONE_PERMISSIONS, position: 0, managed: false },
@@ -295,6 +363,34 @@ export class World {
     return g;
   }
 
+  private tierUploadLimit(tier: 0 | 1 | 2 | 3): number {
+    return Math.max(TIER_UPLOAD_LIMITS[tier], this.opts.defaultUploadLimitBytes);
+  }
+
+  /** Boosts come and go: the tier, the limit on channel routes and GUILD_UPDATE follow. */
+  setPremiumTier(guildId: string, tier: 0 | 1 | 2 | 3): void {
+    const g = this.guild(guildId);
+    if (![0, 1, 2, 3].includes(tier)) throw new Error(`premium tier must be 0–3, got ${tier}`);
+    g.premiumTier = tier;
+    g.info.premiumTier = tier;
+    g.uploadLimitBytes = g.uploadLimitOverride ?? this.tierUploadLimit(tier);
+    g.info.uploadLimitBytes = g.uploadLimitBytes;
+    const {
+      channels: _c,
+      threads: _t,
+      members: _m,
+      voice_states: _v,
+      presences: _p,
+      ...update
+    } = this.apiGuildCreate(g);
+    this.onGuildEvent('GUILD_UPDATE', update);
+  }
+
+  /** The largest file the member may upload through an interaction: the better of boosts and Nitro. */
+  interactionUploadLimit(guild: GuildRec, userId: string): number {
+    return Math.max(guild.uploadLimitBytes, NITRO_UPLOAD_LIMITS[this.user(userId).premiumType]);
+  }
+
   createChannel(guildId: string, o: CreateChannelOptions = {}): ChannelInfo {
     const guild = this.guild(guildId);
     const id = this.ids.next();
@@ -304,22 +400,245 @@ export class World {
       name: o.name ?? `channel-${guild.info.channels.length + 1}`,
       type: 0,
       position: guild.info.channels.length,
-      botPermissions: parsePermissions(o.botPermissions, DEFAULT_BOT_PERMISSIONS),
+      parentId: null,
+      ownerId: null,
+      overwrites: (o.permissionOverwrites ?? []).map((spec) => toOverwrite(spec)),
+      thread: null,
       lastMessageId: null,
     };
+    if (o.botPermissions !== undefined) {
+      // The bot's permissions as a member overwrite, the way a server admin would set them, so
+      // discord.js's permissionsFor(me) and the routes agree on exactly these bits.
+      const wanted = parsePermissions(o.botPermissions, DEFAULT_BOT_PERMISSIONS);
+      const base = this.botPermissionsIn(channel);
+      this.putOverwrite(channel, {
+        id: this.opts.botUserId,
+        type: 1,
+        allow: wanted & ~base,
+        deny: base & ~wanted,
+      });
+    }
     this.channels.set(id, channel);
-    const info: ChannelInfo = { id, guildId, name: channel.name, type: 0 };
+    const info: ChannelInfo = { id, guildId, name: channel.name, type: 0, parentId: null };
     guild.info.channels.push(info);
     if (this.building !== guildId) this.onGuildEvent('CHANNEL_CREATE', this.apiChannel(channel));
     return info;
   }
 
-  channel(id: string): ChannelRec {
+  /** Sets (replaces) one permission overwrite of a channel and tells connected bots (CHANNEL_UPDATE). */
+  setPermissionOverwrite(channelId: string, spec: PermissionOverwriteSpec): void {
+    const channel = this.channel(channelId);
+    if (channel.thread) throw new Error('threads have no overwrites of their own: set them on the parent channel');
+    this.putOverwrite(channel, toOverwrite(spec));
+    this.onGuildEvent('CHANNEL_UPDATE', this.apiChannel(channel));
+  }
+
+  deletePermissionOverwrite(channelId: string, targetId: string): void {
+    const channel = this.channel(channelId);
+    channel.overwrites = channel.overwrites.filter((o) => o.id !== targetId);
+    this.onGuildEvent('CHANNEL_UPDATE', this.apiChannel(channel));
+  }
+
+  private putOverwrite(channel: ChannelRec, o: Overwrite): void {
+    channel.overwrites = [...channel.overwrites.filter((x) => x.id !== o.id), o];
+  }
+
+  /**
+   * A thread under a text channel. Active threads the bot can see are in
+   * GUILD_CREATE `threads` and announced with THREAD_CREATE.
+   */
+  createThread(parentId: string, o: CreateThreadOptions = {}): ChannelInfo {
+    const parent = this.channel(parentId);
+    if (parent.type !== 0)
+      throw new Error(`threads live under text channels, not under a channel of type ${parent.type}`);
+    const guild = this.guild(parent.guildId);
+    // Announcement threads (10) need announcement channels, which the emulator does not have.
+    const type = o.type ?? 11;
+    if (type !== 11 && type !== 12)
+      throw new Error(`thread type must be 11 (public) or 12 (private), got ${String(type)}`);
+    const auto = o.autoArchiveDurationMinutes ?? 1440;
+    if (![60, 1440, 4320, 10080].includes(auto))
+      throw new Error(`auto_archive_duration must be 60, 1440, 4320 or 10080 minutes, got ${auto}`);
+    const ownerId = o.ownerId ?? guild.ownerId;
+    this.user(ownerId);
+    const id = this.ids.next();
+    const now = this.now();
+    const members = new Set([ownerId, ...(o.memberIds ?? [])]);
+    if (o.botIsMember ?? true) members.add(this.opts.botUserId);
+    const channel: ChannelRec = {
+      id,
+      guildId: parent.guildId,
+      name: o.name ?? `thread-${id.slice(-4)}`,
+      type,
+      position: 0,
+      parentId,
+      ownerId,
+      overwrites: [],
+      thread: {
+        archived: o.archived ?? false,
+        locked: o.locked ?? false,
+        autoArchiveMinutes: auto,
+        archiveTimestamp: now,
+        createTimestamp: now,
+        lastActivityAt: now,
+        invitable: type === 12 ? (o.invitable ?? true) : false,
+        members,
+        messageCount: 0,
+        totalMessageSent: 0,
+      },
+      lastMessageId: null,
+    };
+    this.channels.set(id, channel);
+    const info: ChannelInfo = { id, guildId: parent.guildId, name: channel.name, type, parentId };
+    guild.info.channels.push(info);
+    if (!channel.thread!.archived && this.botSeesThread(channel))
+      this.onGuildEvent('THREAD_CREATE', { ...this.apiChannel(channel), newly_created: true });
+    return info;
+  }
+
+  /** A moderator (or time) archives, locks, renames a thread; THREAD_UPDATE tells the bot. */
+  updateThread(threadId: string, u: ThreadUpdate): void {
+    const c = this.channel(threadId);
+    const t = c.thread;
+    if (!t) throw new Error(`channel ${threadId} is not a thread`);
+    if (u.autoArchiveDurationMinutes !== undefined) {
+      if (![60, 1440, 4320, 10080].includes(u.autoArchiveDurationMinutes))
+        throw new Error(`auto_archive_duration must be 60, 1440, 4320 or 10080 minutes`);
+      t.autoArchiveMinutes = u.autoArchiveDurationMinutes;
+      // Changing the duration counts as activity (developers/topics/threads).
+      t.lastActivityAt = this.now();
+      t.archiveTimestamp = this.now();
+    }
+    if (u.name !== undefined) c.name = u.name;
+    if (u.locked !== undefined) t.locked = u.locked;
+    if (u.archived !== undefined && u.archived !== t.archived) {
+      t.archived = u.archived;
+      t.archiveTimestamp = this.now();
+      if (!u.archived) t.lastActivityAt = this.now();
+    }
+    if (this.botSeesThread(c)) this.onGuildEvent('THREAD_UPDATE', this.apiChannel(c));
+  }
+
+  /**
+   * Threads archive themselves after `auto_archive_duration` minutes without
+   * activity (developers/topics/threads, "Active & Archived Threads"). The
+   * emulator has no timers of its own, so it notices when the thread is next
+   * looked at, and sends THREAD_UPDATE then.
+   */
+  private autoArchive(c: ChannelRec): void {
+    const t = c.thread;
+    if (!t || t.archived || !this.opts.threadAutoArchive) return;
+    const due = t.lastActivityAt + t.autoArchiveMinutes * 60_000;
+    if (this.now() < due) return;
+    t.archived = true;
+    t.archiveTimestamp = due;
+    if (this.botSeesThread(c)) this.onGuildEvent('THREAD_UPDATE', this.apiChannel(c));
+  }
+
+  /** Private threads show only to their members and to whoever may manage threads. */
+  private botSeesThread(c: ChannelRec): boolean {
+    const perms = this.botPermissionsIn(c);
+    if (!has(perms, Permission.ViewChannel)) return false;
+    if (c.type !== 12) return true;
+    return c.thread!.members.has(this.opts.botUserId) || has(perms, Permission.ManageThreads);
+  }
+
+  /** A channel or thread by id, for the routes (undefined when unknown); threads due to archive do so now. */
+  findChannel(id: string): ChannelRec | undefined {
     const c = this.channels.get(id);
+    if (c) this.autoArchive(c);
+    return c;
+  }
+
+  channel(id: string): ChannelRec {
+    const c = this.findChannel(id);
     if (!c) throw new Error(`unknown channel ${id}`);
     return c;
   }
 
+  // ---- permissions ---------------------------------------------------------
+
+  /** Where a channel's permissions come from: threads inherit their parent's (developers/topics/permissions). */
+  private permissionSource(c: ChannelRec): ChannelRec {
+    return c.parentId ? (this.channels.get(c.parentId) ?? c) : c;
+  }
+
+  /** The bot's permissions in a channel: @everyone and its roles, then the channel's overwrites. */
+  botPermissionsIn(c: ChannelRec): bigint {
+    const guild = this.guild(c.guildId);
+    const me = guild.members.get(this.opts.botUserId);
+    const roleIds = me?.roles ?? [];
+    let base = guild.roles[0]!.permissions;
+    for (const r of guild.roles) if (roleIds.includes(r.id)) base |= r.permissions;
+    return applyOverwrites(base, this.permissionSource(c).overwrites, guild.id, roleIds, this.opts.botUserId);
+  }
+
+  /** A member's permissions in a channel, as the interaction's `member.permissions` reports them. */
+  memberPermissionsIn(c: ChannelRec, userId: string, base?: bigint): bigint {
+    const guild = this.guild(c.guildId);
+    if (guild.ownerId === userId) return ALL_PERMISSIONS;
+    const roleIds = guild.members.get(userId)?.roles ?? [];
+    return applyOverwrites(
+      base ?? this.memberPermissions(guild, userId),
+      this.permissionSource(c).overwrites,
+      guild.id,
+      roleIds,
+      userId,
+    );
+  }
+
+  /**
+   * What the bot may do in a channel, implicit denials applied (developers/topics/permissions,
+   * "Implicit Permissions"): without View Channel nothing; without Send Messages (Send Messages in
+   * Threads, in a thread) no Attach Files or Embed Links either.
+   */
+  botCan(c: ChannelRec): {
+    view: boolean;
+    send: boolean;
+    attach: boolean;
+    embed: boolean;
+    readHistory: boolean;
+    manageMessages: boolean;
+    manageThreads: boolean;
+    bits: bigint;
+  } {
+    const bits = this.botPermissionsIn(c);
+    const view = has(bits, Permission.ViewChannel) && (c.type !== 12 || this.botSeesThread(c));
+    const send = view && has(bits, c.thread ? Permission.SendMessagesInThreads : Permission.SendMessages);
+    return {
+      view,
+      send,
+      attach: send && has(bits, Permission.AttachFiles),
+      embed: send && has(bits, Permission.EmbedLinks),
+      readHistory: view && has(bits, Permission.ReadMessageHistory),
+      manageMessages: view && has(bits, Permission.ManageMessages),
+      manageThreads: view && has(bits, Permission.ManageThreads),
+      bits,
+    };
+  }
+
+  /** Channel routes need View Channel first (50001). */
+  viewableChannel(c: ChannelRec): void {
+    if (!this.botCan(c).view) throw missingAccess();
+  }
+
+  /**
+   * Thread rules for a write by the bot (developers/topics/threads): in an
+   * archived thread messages cannot be edited (400 / 50083) and only deleted;
+   * a new message unarchives it unless it is locked; in a locked thread only
+   * members with MANAGE_THREADS may post or edit (50083, 403).
+   */
+  threadGate(c: ChannelRec, action: 'post' | 'edit' | 'delete'): void {
+    const t = c.thread;
+    if (!t) return;
+    const manage = this.botCan(c).manageThreads;
+    if (action === 'edit' && t.archived) throw threadArchived(400);
+    if (action === 'delete') {
+      if (t.archived && t.locked && !manage) throw threadArchived(403);
+      return;
+    }
+    if (t.locked && !manage) throw threadArchived(403);
+  }
   private addMember(guild: GuildRec, userId: string, permissions: bigint): MemberRec {
     const member: MemberRec = { userId, roles: this.rolesFor(guild, permissions), permissions, joinedAt: this.now() };
     guild.members.set(userId, member);
@@ -337,6 +656,80 @@ export class World {
     }
     existing.permissions = bits;
     existing.roles = this.rolesFor(guild, bits);
+  }
+
+  // ---- roles ------------------------------------------------------------------
+  // Shapes from discord-api-docs: resources/guild (Guild Member object: `roles`
+  // is an array of role ids; @everyone is implied, never listed), topics/
+  // permissions (base permissions = @everyone's OR every role's; ADMINISTRATOR
+  // means all), events/gateway-events (GUILD_ROLE_CREATE {guild_id, role},
+  // GUILD_ROLE_DELETE {guild_id, role_id} under the GUILDS intent;
+  // GUILD_MEMBER_UPDATE {guild_id, roles, user, …} only under the privileged
+  // GUILD_MEMBERS intent).
+
+  /** A role a moderator made (not managed, no permissions beyond @everyone's unless given). */
+  createRole(guildId: string, o: { name?: string; permissions?: string } = {}): RoleInfo {
+    const guild = this.guild(guildId);
+    const role: RoleRec = {
+      id: this.ids.next(),
+      name: o.name ?? `role-${guild.roles.length}`,
+      permissions: parsePermissions(o.permissions, 0n),
+      position: guild.roles.length,
+      managed: false,
+    };
+    guild.roles.push(role);
+    if (this.building !== guild.id)
+      this.onGuildEvent('GUILD_ROLE_CREATE', { guild_id: guild.id, role: this.apiRole(role) });
+    return { id: role.id, name: role.name, permissions: role.permissions.toString() };
+  }
+
+  /** Deletes a role: Discord takes it from every member and tells bots with GUILD_ROLE_DELETE. */
+  deleteRole(guildId: string, roleId: string): void {
+    const guild = this.guild(guildId);
+    const role = guild.roles.find((r) => r.id === roleId);
+    if (!role || role.id === guild.id || role.managed) throw new Error(`role ${roleId} cannot be deleted`);
+    guild.roles = guild.roles.filter((r) => r.id !== roleId);
+    for (const m of guild.members.values()) {
+      if (!m.roles.includes(roleId)) continue;
+      m.roles = m.roles.filter((r) => r !== roleId);
+      m.permissions = this.permissionsFromRoles(guild, m.roles);
+    }
+    this.onGuildEvent('GUILD_ROLE_DELETE', { guild_id: guild.id, role_id: roleId });
+  }
+
+  /** Replaces a member's roles (Modify Guild Member `roles`); their permissions follow from the roles. */
+  setMemberRoles(guildId: string, userId: string, roleIds: string[]): void {
+    const guild = this.guild(guildId);
+    const member = guild.members.get(userId);
+    if (!member) throw new Error(`user ${userId} is not a member of guild ${guildId}`);
+    for (const id of roleIds)
+      if (id === guild.id || !guild.roles.some((r) => r.id === id)) throw new Error(`unknown role ${id}`);
+    member.roles = [...new Set(roleIds)];
+    member.permissions = this.permissionsFromRoles(guild, member.roles);
+    const { user, roles, nick, avatar, joined_at, premium_since, pending, communication_disabled_until, flags } =
+      this.apiMember(guild, userId);
+    this.onGuildEvent(
+      'GUILD_MEMBER_UPDATE',
+      {
+        guild_id: guild.id,
+        user,
+        roles,
+        nick,
+        avatar,
+        joined_at,
+        premium_since,
+        pending,
+        communication_disabled_until,
+        flags,
+      },
+      GUILD_MEMBERS_INTENT,
+    );
+  }
+
+  private permissionsFromRoles(guild: GuildRec, roleIds: readonly string[]): bigint {
+    let bits = guild.roles[0]!.permissions;
+    for (const r of guild.roles) if (roleIds.includes(r.id)) bits |= r.permissions;
+    return effective(bits);
   }
 
   /**
@@ -446,20 +839,54 @@ export class World {
   }
 
   apiChannel(c: ChannelRec): Json {
-    const denied = DEFAULT_BOT_PERMISSIONS & ~c.botPermissions;
-    const allowed = c.botPermissions & ~DEFAULT_BOT_PERMISSIONS;
+    if (c.thread) {
+      const t = c.thread;
+      return {
+        id: c.id,
+        type: c.type,
+        guild_id: c.guildId,
+        parent_id: c.parentId,
+        owner_id: c.ownerId,
+        name: c.name,
+        last_message_id: c.lastMessageId,
+        rate_limit_per_user: 0,
+        flags: 0,
+        message_count: t.messageCount,
+        member_count: Math.min(t.members.size, 50),
+        total_message_sent: t.totalMessageSent,
+        thread_metadata: {
+          archived: t.archived,
+          auto_archive_duration: t.autoArchiveMinutes,
+          archive_timestamp: iso(t.archiveTimestamp),
+          locked: t.locked,
+          create_timestamp: iso(t.createTimestamp),
+          ...(c.type === 12 ? { invitable: t.invitable } : {}),
+        },
+        applied_tags: [],
+        ...(t.members.has(this.opts.botUserId)
+          ? {
+              member: {
+                id: c.id,
+                user_id: this.opts.botUserId,
+                join_timestamp: iso(t.createTimestamp),
+                flags: 0,
+              },
+            }
+          : {}),
+      };
+    }
     return {
       id: c.id,
       type: c.type,
       guild_id: c.guildId,
       name: c.name,
       position: c.position,
-      // The bot's channel permissions are expressed the way Discord stores them, so
-      // discord.js's permissionsFor(me) agrees with what the routes enforce.
-      permission_overwrites:
-        denied || allowed
-          ? [{ id: this.opts.botUserId, type: 1, allow: allowed.toString(), deny: denied.toString() }]
-          : [],
+      permission_overwrites: c.overwrites.map((o) => ({
+        id: o.id,
+        type: o.type,
+        allow: o.allow.toString(),
+        deny: o.deny.toString(),
+      })),
       topic: null,
       nsfw: false,
       last_message_id: c.lastMessageId,
@@ -472,12 +899,22 @@ export class World {
   }
 
   apiGuildCreate(g: GuildRec): Json {
-    const channels = [...this.channels.values()]
-      .filter((c) => c.guildId === g.id)
+    const inGuild = [...this.channels.values()].filter((c) => c.guildId === g.id);
+    const channels = inGuild
+      .filter((c) => !c.thread)
       .map((c) => {
         const { guild_id: _omit, ...rest } = this.apiChannel(c);
         return rest;
       });
+    // "all active threads in the guild that the current user is able to view" (developers/topics/threads).
+    const threads = inGuild
+      .filter((c) => c.thread)
+      .map((c) => {
+        this.autoArchive(c);
+        return c;
+      })
+      .filter((c) => !c.thread!.archived && this.botSeesThread(c))
+      .map((c) => this.apiChannel(c));
     return {
       id: g.id,
       name: g.name,
@@ -525,7 +962,7 @@ export class World {
       voice_states: [],
       members: [...g.members.keys()].map((userId) => this.apiMember(g, userId)),
       channels,
-      threads: [],
+      threads,
       presences: [],
       stage_instances: [],
       guild_scheduled_events: [],
@@ -732,6 +1169,19 @@ export class World {
     };
     this.messages.set(m.id, m);
     if (!ephemeral) channel.lastMessageId = m.id;
+    const t = channel.thread;
+    if (t && !ephemeral) {
+      t.messageCount += 1;
+      t.totalMessageSent += 1;
+      t.lastActivityAt = this.now();
+      // "Sending a message will automatically unarchive the thread" (developers/topics/threads);
+      // the routes refuse first when it is locked and the author may not manage threads.
+      if (t.archived) {
+        t.archived = false;
+        t.archiveTimestamp = this.now();
+        if (this.botSeesThread(channel)) this.onGuildEvent('THREAD_UPDATE', this.apiChannel(channel));
+      }
+    }
     if (write.nonce !== undefined && write.enforceNonce) {
       this.nonces.set(`${channelId}:${authorId}:${typeof write.nonce}:${write.nonce}`, {
         messageId: m.id,
@@ -823,6 +1273,8 @@ export class World {
   deleteMessage(m: MessageRec, via: Via, interactionId: string | null): void {
     if (m.deleted) throw unknownMessage();
     m.deleted = true;
+    const t = this.channels.get(m.channelId)?.thread;
+    if (t && m.visibleTo === null) t.messageCount = Math.max(0, t.messageCount - 1);
     this.counters.messagesDeleted++;
     this.record('delete', m, via, interactionId, true);
   }
@@ -880,9 +1332,23 @@ export class World {
     return structuredClone(this.timelines.get(channelId) ?? []);
   }
 
-  /** Upload limit check shared by every route that takes files. */
+  /**
+   * Upload limit check shared by every route that takes files. The limit is
+   * per file ("The file upload size limit applies to each file in a
+   * request", developers/reference "Uploading Files"; per attachment since
+   * 2025-04-03, change-log "Per-Attachment File Upload Behavior for Apps").
+   */
   static checkUploadSize(files: UploadedFile[], limit: number): void {
-    const total = files.reduce((n, f) => n + f.size, 0);
-    if (total > limit) throw new DiscordError(413, 40005, 'Request entity too large');
+    if (files.some((f) => f.size > limit)) throw new DiscordError(413, 40005, 'Request entity too large');
   }
+}
+
+function toOverwrite(spec: PermissionOverwriteSpec): Overwrite {
+  if (spec.type !== 'role' && spec.type !== 'member') throw new Error(`overwrite type must be role or member`);
+  return {
+    id: spec.id,
+    type: spec.type === 'role' ? 0 : 1,
+    allow: parsePermissions(spec.allow, 0n),
+    deny: parsePermissions(spec.deny, 0n),
+  };
 }

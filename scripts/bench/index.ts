@@ -239,7 +239,7 @@ async function seedUnfinished(w: World, n: number): Promise<void> {
     if (r.ok)
       jobs.transition(
         r.job.id,
-        'submitting',
+        'waiting',
         'queued',
         { upstreamId, submittedAt: now, progressChangedAt: now, nextRunAt: now },
         now,
@@ -446,7 +446,7 @@ function autocomplete(): void {
       if (r.ok)
         jobs.transition(
           r.job.id,
-          'submitting',
+          'waiting',
           i % 5 === 0 ? 'failed' : 'delivered',
           { upstreamId: `sora-2:task_${String(i).padStart(26, '0')}` },
           i,

@@ -1,16 +1,23 @@
-import { MessageFlags, type ButtonInteraction, type ModalSubmitInteraction } from 'discord.js';
+import { MessageFlags, PermissionFlagsBits, type ButtonInteraction, type ModalSubmitInteraction } from 'discord.js';
 import type { Clock } from '../clock.js';
 import type { Job, JobsRepository } from '../db/jobs-repository.js';
 import { UserFacingError } from '../errors.js';
 import { optionsFromJob, type ReusedImage } from '../jobs/job-request.js';
-import type { JobService } from '../jobs/job-service.js';
+import type { CancelResult, JobService } from '../jobs/job-service.js';
 import { isIn } from '../jobs/lifecycle.js';
 import type { Logger } from '../logger.js';
 import type { SoraOptions } from '../services/sora-request.js';
+import { t, type MessageKey } from '../ui/i18n.js';
 import { characterModal, renderJobDetails } from '../ui/jobs-view.js';
 import { parseCustomId, type ParsedCustomId } from './custom-ids.js';
 import { commandContext, interactionResponder } from './sora.js';
 import type { JobsPager } from './sora-jobs.js';
+
+const CANCEL_ANSWERS: Record<CancelResult['upstream'], MessageKey> = {
+  not_sent: 'jobs.cancel_done_not_sent',
+  stopped: 'jobs.cancel_done_stopped',
+  not_stopped: 'jobs.cancel_done_not_stopped',
+};
 
 /** Buttons and modals, dispatched by their parsed custom_id. */
 export interface ComponentHandler {
@@ -67,6 +74,15 @@ export function createComponentHandler(deps: {
           const job = source(id.jobId);
           if (!isIn(job.status, 'hasVideo') || !job.upstreamId) throw new UserFacingError('jobs.not_finished');
           await interaction.showModal(characterModal(interaction.locale, job));
+          return;
+        }
+        case 'cancel': {
+          await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+          const result = await deps.jobs.cancel(source(id.jobId), {
+            userId: interaction.user.id,
+            moderator: interaction.memberPermissions?.has(PermissionFlagsBits.ManageGuild) ?? false,
+          });
+          await interaction.editReply({ content: t(interaction.locale, CANCEL_ANSWERS[result.upstream]) });
           return;
         }
         case 'details':

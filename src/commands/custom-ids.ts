@@ -8,15 +8,16 @@ export const customIds = {
   reroll: (jobId: number) => `sora:reroll:${jobId}`,
   character: (jobId: number) => `sora:character:${jobId}`,
   details: (jobId: number) => `sora:details:${jobId}`,
+  cancel: (jobId: number) => `sora:cancel:${jobId}`,
   characterModal: (jobId: number) => `sora:charmodal:${jobId}`,
   jobsPage: (userId: string, page: number) => `jobs:page:${userId}:${page}`,
 };
 
-export type JobAction = 'reroll' | 'character' | 'details' | 'charmodal';
+export type JobAction = 'reroll' | 'character' | 'details' | 'cancel' | 'charmodal';
 
 export type ParsedCustomId = { kind: JobAction; jobId: number } | { kind: 'jobsPage'; ownerId: string; page: number };
 
-const JOB_ID = /^sora:(reroll|character|details|charmodal):(\d{1,15})$/;
+const JOB_ID = /^sora:(reroll|character|details|cancel|charmodal):(\d{1,15})$/;
 const JOBS_PAGE = /^jobs:page:(\d{1,20}):(-?\d{1,6})$/;
 
 /** The action a custom_id names, or undefined when it is not one this bot builds (or is malformed). */

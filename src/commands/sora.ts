@@ -190,6 +190,20 @@ export function interactionResponder(
   };
 }
 
+/**
+ * The member's role ids as the interaction reports them, plus the server's
+ * own id, which is the @everyone role's. A cached member (discord.js) lists
+ * only roles the server still has; an uncached one is the raw payload.
+ */
+export function memberRoleIds(
+  interaction: ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction,
+): string[] {
+  const member = interaction.member;
+  if (!member || !interaction.guildId) return [];
+  const ids = Array.isArray(member.roles) ? member.roles : [...member.roles.cache.keys()];
+  return [...new Set([...ids, interaction.guildId])];
+}
+
 /** What a job keeps of the interaction that started it (a command, a button or a modal). */
 export function commandContext(
   interaction: ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction,
@@ -202,6 +216,7 @@ export function commandContext(
     guildId: interaction.guildId,
     channelId: interaction.channelId!,
     userId: interaction.user.id,
+    memberRoleIds: memberRoleIds(interaction),
     locale: interaction.locale,
     attachmentSizeLimit: interaction.attachmentSizeLimit,
     // The token's 15 minutes run from Discord's timestamp, never later than now.

@@ -6,9 +6,9 @@ export const sqlList = (statuses: readonly JobStatus[]): string => statuses.map(
 
 /**
  * Schema objects whose SQL is computed from the lifecycle table rather than
- * written in a migration: the scheduler's partial index over exactly the
- * scheduled statuses, and triggers that refuse a status the table does not
- * know. A change of the table changes them at the next start.
+ * written in a migration: the partial indexes of the scheduler, the line and
+ * the capacity count over exactly their statuses, and triggers that refuse a
+ * status the table does not know. A change of the table changes them at the next start.
  */
 export function derivedSchema(): { name: string; sql: string }[] {
   const known = sqlList(JOB_STATUSES);
@@ -20,6 +20,16 @@ export function derivedSchema(): { name: string; sql: string }[] {
     {
       name: 'jobs_due',
       sql: `CREATE INDEX jobs_due ON jobs (next_run_at) WHERE status IN (${sqlList(statusesIn('scheduled'))})`,
+    },
+    // The dispatcher's line: who waits, per server and member, oldest first.
+    {
+      name: 'jobs_line',
+      sql: `CREATE INDEX jobs_line ON jobs (guild_id, user_id, id) WHERE status IN (${sqlList(statusesIn('inLine'))})`,
+    },
+    // Who holds the provider's running-job slots.
+    {
+      name: 'jobs_capacity',
+      sql: `CREATE INDEX jobs_capacity ON jobs (guild_id, user_id) WHERE status IN (${sqlList(statusesIn('usesCapacity'))})`,
     },
     { name: 'jobs_status_insert', sql: refuse('INSERT') },
     { name: 'jobs_status_update', sql: refuse('UPDATE OF status') },

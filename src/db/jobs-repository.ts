@@ -1,4 +1,5 @@
-import { statusesIn, type JobStatus } from '../jobs/lifecycle.js';
+import type { LineEntry, SlotHolder } from '../jobs/fair-line.js';
+import { INITIAL_STATUS, statusesIn, type JobStatus } from '../jobs/lifecycle.js';
 import type { Db } from './database.js';
 import { sqlList } from './derived-schema.js';
 
@@ -66,8 +67,12 @@ export interface Job extends JobParams, JobOrigin {
   deliveryClaimedAt: number | null;
   /** The first time a post of the video went out to Discord: later attempts look for it first. */
   postAttemptedAt: number | null;
+  /** Who cancelled it (the member or a moderator), when it was cancelled. */
+  cancelledBy: string | null;
   deliveredMessageId: string | null;
   deliveryMode: 'attachment' | 'link' | null;
+  /** Credits the job counted against the server's budget when it was admitted. */
+  cost: number;
   updatedAt: number;
 }
 
@@ -120,8 +125,10 @@ interface JobRow {
   delivery_attempts: number;
   delivery_claimed_at: number | null;
   post_attempted_at: number | null;
+  cancelled_by: string | null;
   delivered_message_id: string | null;
   delivery_mode: 'attachment' | 'link' | null;
+  cost: number;
   updated_at: number;
 }
 
@@ -175,14 +182,18 @@ function toJob(r: JobRow): Job {
     deliveryAttempts: r.delivery_attempts,
     deliveryClaimedAt: r.delivery_claimed_at,
     postAttemptedAt: r.post_attempted_at,
+    cancelledBy: r.cancelled_by,
     deliveredMessageId: r.delivered_message_id,
     deliveryMode: r.delivery_mode,
+    cost: r.cost,
     updatedAt: r.updated_at,
   };
 }
 
 export interface NewJob extends JobParams, JobOrigin {
   interactionToken: string;
+  /** Credits the job counts against the server's budget (default 0). */
+  cost?: number;
 }
 
 /** Member limits checked in the same transaction as the insert. */
@@ -193,12 +204,18 @@ export interface Quota {
   dailyLimit: number;
   /** Start of the current UTC day, in ms. */
   dayStart: number;
+  /** Jobs the whole server may start per UTC day; 0 or absent = unlimited. */
+  serverDailyLimit?: number;
+  /** Credits the whole server may spend per UTC day; 0 or absent = unlimited. */
+  serverDailyCredits?: number;
 }
 
 export type InsertResult =
   | { ok: true; job: Job }
   | { ok: false; reason: 'max_active'; active: number }
   | { ok: false; reason: 'daily_limit'; today: number }
+  | { ok: false; reason: 'server_daily_limit'; today: number }
+  | { ok: false; reason: 'server_daily_credits'; used: number; cost: number }
   | { ok: false; reason: 'duplicate'; job: Job };
 
 /** Fields a state transition may set along with the status. */
@@ -227,6 +244,7 @@ export type JobPatch = Partial<
     | 'deliveryAttempts'
     | 'deliveryClaimedAt'
     | 'postAttemptedAt'
+    | 'cancelledBy'
     | 'deliveredMessageId'
     | 'deliveryMode'
     | 'imagePath'
@@ -257,6 +275,7 @@ const PATCH_COLUMNS: Record<keyof JobPatch, string> = {
   deliveryAttempts: 'delivery_attempts',
   deliveryClaimedAt: 'delivery_claimed_at',
   postAttemptedAt: 'post_attempted_at',
+  cancelledBy: 'cancelled_by',
   deliveredMessageId: 'delivered_message_id',
   deliveryMode: 'delivery_mode',
   imagePath: 'image_path',
@@ -272,9 +291,12 @@ export class JobsRepository {
   private readonly insertStmt;
   private readonly countActive;
   private readonly countSince;
+  private readonly guildSince;
   private readonly dueStmt;
   private readonly nextDueStmt;
   private readonly withStatusStmt;
+  private readonly lineStmt;
+  private readonly slotsStmt;
   private readonly recentStmt;
   private readonly countUserStmt;
   private readonly completedSearchStmt;
@@ -298,17 +320,21 @@ export class JobsRepository {
       INSERT INTO jobs (interaction_id, application_id, guild_id, channel_id, user_id, locale, interaction_token,
         token_expires_at, attachment_size_limit, prompt, model, seconds, size, watermark, private, image_path,
         image_name, image_type, image_url, character_url, character_timestamps, character_from_task,
-        character_create, overrides, status, created_at, updated_at)
+        character_create, overrides, cost, status, created_at, updated_at)
       VALUES (@interactionId, @applicationId, @guildId, @channelId, @userId, @locale, @interactionToken,
         @tokenExpiresAt, @attachmentSizeLimit, @prompt, @model, @seconds, @size, @watermark, @private, @imagePath,
         @imageName, @imageType, @imageUrl, @characterUrl, @characterTimestamps, @characterFromTask,
-        @characterCreate, @overrides, 'submitting', @now, @now)`);
+        @characterCreate, @overrides, @cost, @status, @now, @now)`);
     this.countActive = db.prepare<[string | null, string], { n: number }>(
       `SELECT count(*) AS n FROM jobs WHERE guild_id IS ? AND user_id = ? AND status IN (${sqlList(statusesIn('holdsSlot'))})`,
     );
     this.countSince = db.prepare<[string | null, string, number], { n: number }>(
       `SELECT count(*) AS n FROM jobs WHERE guild_id IS ? AND user_id = ? AND created_at >= ?
          AND status IN (${sqlList(statusesIn('countsToday'))})`,
+    );
+    this.guildSince = db.prepare<[string, number], { n: number; credits: number }>(
+      `SELECT count(*) AS n, coalesce(sum(cost), 0) AS credits FROM jobs
+         WHERE guild_id = ? AND created_at >= ? AND status IN (${sqlList(statusesIn('countsToday'))})`,
     );
     this.dueStmt = db.prepare<[number, number], JobRow>(
       `SELECT * FROM jobs WHERE status IN (${sqlList(statusesIn('scheduled'))}) AND next_run_at <= ? ORDER BY next_run_at LIMIT ?`,
@@ -317,6 +343,14 @@ export class JobsRepository {
       `SELECT min(next_run_at) AS t FROM jobs WHERE status IN (${sqlList(statusesIn('scheduled'))})`,
     );
     this.withStatusStmt = db.prepare<[JobStatus], JobRow>('SELECT * FROM jobs WHERE status = ? ORDER BY id');
+    this.lineStmt = db.prepare<
+      [],
+      { id: number; guild_id: string | null; user_id: string; next_run_at: number | null }
+    >(`SELECT id, guild_id, user_id, next_run_at FROM jobs WHERE status IN (${sqlList(statusesIn('inLine'))})`);
+    this.slotsStmt = db.prepare<[], { guild_id: string | null; user_id: string; n: number }>(
+      `SELECT guild_id, user_id, count(*) AS n FROM jobs WHERE status IN (${sqlList(statusesIn('usesCapacity'))})
+       GROUP BY guild_id, user_id`,
+    );
     this.recentStmt = db.prepare<[string, number, number], JobRow>(
       'SELECT * FROM jobs WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?',
     );
@@ -327,15 +361,20 @@ export class JobsRepository {
          AND (@q = '' OR instr(lower(prompt), @q) > 0 OR instr(lower(upstream_id), @q) > 0)
        ORDER BY created_at DESC, id DESC LIMIT @limit`,
     );
-    this.guildUsageStmt = db.prepare<[number, string], { started: number; active: number }>(
-      `SELECT coalesce(sum(created_at >= ? AND status IN (${sqlList(statusesIn('countsToday'))})), 0) AS started,
-              coalesce(sum(status IN (${sqlList(statusesIn('holdsSlot'))})), 0) AS active
-         FROM jobs WHERE guild_id = ?`,
+    const countsToday = `status IN (${sqlList(statusesIn('countsToday'))})`;
+    this.guildUsageStmt = db.prepare<
+      [{ since: number; guildId: string }],
+      { started: number; active: number; credits: number }
+    >(
+      `SELECT coalesce(sum(created_at >= @since AND ${countsToday}), 0) AS started,
+              coalesce(sum(status IN (${sqlList(statusesIn('holdsSlot'))})), 0) AS active,
+              coalesce(sum(CASE WHEN created_at >= @since AND ${countsToday} THEN cost END), 0) AS credits
+         FROM jobs WHERE guild_id = @guildId`,
     );
   }
 
   /**
-   * Inserts a `submitting` job if the member is within their limits. The count
+   * Inserts a new job (in its initial status) if the member and the server are within their limits. The count
    * and the insert share one transaction: SQLite serialises writers, so twenty
    * simultaneous commands can never all see "one slot left".
    */
@@ -352,12 +391,24 @@ export class JobsRepository {
           const today = this.countSince.get(job.guildId, job.userId, quota.dayStart)?.n ?? 0;
           if (today >= quota.dailyLimit) return { ok: false, reason: 'daily_limit', today };
         }
+        const cost = job.cost ?? 0;
+        if (job.guildId !== null && (quota.serverDailyLimit || quota.serverDailyCredits)) {
+          // The server's whole day, in the same immediate transaction: twenty
+          // members at once cannot all take the last slot or the last credits.
+          const day = this.guildSince.get(job.guildId, quota.dayStart) ?? { n: 0, credits: 0 };
+          if (quota.serverDailyLimit && day.n >= quota.serverDailyLimit)
+            return { ok: false, reason: 'server_daily_limit', today: day.n };
+          if (quota.serverDailyCredits && day.credits + cost > quota.serverDailyCredits)
+            return { ok: false, reason: 'server_daily_credits', used: day.credits, cost };
+        }
         const info = this.insertStmt.run({
           ...job,
           watermark: sqlValue(job.watermark),
           private: sqlValue(job.private),
           characterCreate: job.characterCreate === null ? null : sqlValue(job.characterCreate),
           overrides: job.overrides.length > 0 ? job.overrides.join(',') : null,
+          cost,
+          status: INITIAL_STATUS,
           now,
         });
         return { ok: true, job: this.get(Number(info.lastInsertRowid))! };
@@ -431,6 +482,27 @@ export class JobsRepository {
     return this.nextDueStmt.get()?.t ?? null;
   }
 
+  /**
+   * The line for upstream capacity: the jobs ready to send (their next_run_at
+   * says since when; still-preparing ones are left out), and who holds the
+   * provider's running slots.
+   */
+  line(): { waiting: LineEntry[]; holders: SlotHolder[]; preparing: number[] } {
+    const waiting: LineEntry[] = [];
+    const preparing: number[] = [];
+    for (const r of this.lineStmt.all()) {
+      if (r.next_run_at === null) preparing.push(r.id);
+      else waiting.push({ id: r.id, guildId: r.guild_id, userId: r.user_id });
+    }
+    const holders = this.slotsStmt.all().map((r) => ({ guildId: r.guild_id, userId: r.user_id, slots: r.n }));
+    return { waiting, holders, preparing };
+  }
+
+  /** Runs `fn` in one immediate transaction: a read-then-claim no other process can interleave with. */
+  exclusive<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
   /** Every job in one status, oldest first (e.g. the submissions a stopped process left behind). */
   withStatus(status: JobStatus): Job[] {
     return this.withStatusStmt.all(status).map(toJob);
@@ -460,8 +532,8 @@ export class JobsRepository {
     return this.completedSearchStmt.all({ userId, q, limit }).map(toJob);
   }
 
-  /** A server's usage for /sora-config show: jobs started since `since`, and unfinished now. */
-  guildUsage(guildId: string, since: number): { started: number; active: number } {
-    return this.guildUsageStmt.get(since, guildId) ?? { started: 0, active: 0 };
+  /** A server's usage for /sora-config show: jobs started and credits spent since `since`, and unfinished now. */
+  guildUsage(guildId: string, since: number): { started: number; active: number; credits: number } {
+    return this.guildUsageStmt.get({ since, guildId }) ?? { started: 0, active: 0, credits: 0 };
   }
 }

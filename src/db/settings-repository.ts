@@ -11,6 +11,14 @@ export interface GuildSettingsRow {
   maxActive: number | null;
   allowedModels: string[] | null;
   allowedChannels: string[] | null;
+  /** Videos the whole server may start per UTC day. */
+  serverDailyLimit: number | null;
+  /** Credits the whole server may spend per UTC day. */
+  serverDailyCredits: number | null;
+  /** Cost overrides over the bot's cost table (see services/costs.ts). */
+  costs: Record<string, number> | null;
+  /** Where the moderator log goes. */
+  logChannel: string | null;
   updatedAt: number;
   updatedBy: string;
 }
@@ -34,6 +42,10 @@ interface RawSettings {
   max_active: number | null;
   allowed_models: string | null;
   allowed_channels: string | null;
+  server_daily_limit: number | null;
+  server_daily_credits: number | null;
+  costs: string | null;
+  log_channel: string | null;
   updated_at: number;
   updated_by: string;
 }
@@ -52,6 +64,10 @@ function toSettings(r: RawSettings): GuildSettingsRow {
     maxActive: r.max_active,
     allowedModels: list(r.allowed_models),
     allowedChannels: list(r.allowed_channels),
+    serverDailyLimit: r.server_daily_limit,
+    serverDailyCredits: r.server_daily_credits,
+    costs: r.costs === null ? null : (JSON.parse(r.costs) as Record<string, number>),
+    logChannel: r.log_channel,
     updatedAt: r.updated_at,
     updatedBy: r.updated_by,
   };
@@ -68,13 +84,16 @@ export class SettingsRepository {
     this.getStmt = db.prepare<[string], RawSettings>('SELECT * FROM guild_settings WHERE guild_id = ?');
     this.upsertStmt = db.prepare(`
       INSERT INTO guild_settings (guild_id, private, watermark, lock_private, lock_watermark, daily_limit, max_active,
-        allowed_models, allowed_channels, updated_at, updated_by)
+        allowed_models, allowed_channels, server_daily_limit, server_daily_credits, costs, log_channel, updated_at,
+        updated_by)
       VALUES (@guildId, @private, @watermark, @lockPrivate, @lockWatermark, @dailyLimit, @maxActive, @allowedModels,
-        @allowedChannels, @updatedAt, @updatedBy)
+        @allowedChannels, @serverDailyLimit, @serverDailyCredits, @costs, @logChannel, @updatedAt, @updatedBy)
       ON CONFLICT (guild_id) DO UPDATE SET private = excluded.private, watermark = excluded.watermark,
         lock_private = excluded.lock_private, lock_watermark = excluded.lock_watermark,
         daily_limit = excluded.daily_limit, max_active = excluded.max_active,
         allowed_models = excluded.allowed_models, allowed_channels = excluded.allowed_channels,
+        server_daily_limit = excluded.server_daily_limit, server_daily_credits = excluded.server_daily_credits,
+        costs = excluded.costs, log_channel = excluded.log_channel,
         updated_at = excluded.updated_at, updated_by = excluded.updated_by`);
     this.deleteStmt = db.prepare<[string]>('DELETE FROM guild_settings WHERE guild_id = ?');
     this.auditStmt = db.prepare<[string, string, string, number]>(
@@ -107,6 +126,10 @@ export class SettingsRepository {
         maxActive: null,
         allowedModels: null,
         allowedChannels: null,
+        serverDailyLimit: null,
+        serverDailyCredits: null,
+        costs: null,
+        logChannel: null,
         ...current,
         ...patch,
         updatedAt: now,
@@ -123,6 +146,10 @@ export class SettingsRepository {
         maxActive: next.maxActive,
         allowedModels: next.allowedModels?.join(',') ?? null,
         allowedChannels: next.allowedChannels?.join(',') ?? null,
+        serverDailyLimit: next.serverDailyLimit,
+        serverDailyCredits: next.serverDailyCredits,
+        costs: next.costs ? JSON.stringify(next.costs) : null,
+        logChannel: next.logChannel,
         updatedAt: now,
         updatedBy: userId,
       });

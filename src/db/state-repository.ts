@@ -4,12 +4,14 @@ import type { Db } from './database.js';
 export class StateRepository {
   private readonly getStmt;
   private readonly setStmt;
+  private readonly deleteStmt;
 
   constructor(db: Db) {
     this.getStmt = db.prepare<[string], { value: string }>('SELECT value FROM bot_state WHERE key = ?');
     this.setStmt = db.prepare<[string, string]>(
       'INSERT INTO bot_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
     );
+    this.deleteStmt = db.prepare<[string]>('DELETE FROM bot_state WHERE key = ?');
   }
 
   get(key: string): string | undefined {
@@ -18,5 +20,9 @@ export class StateRepository {
 
   set(key: string, value: string): void {
     this.setStmt.run(key, value);
+  }
+
+  delete(key: string): void {
+    this.deleteStmt.run(key);
   }
 }

@@ -11,6 +11,8 @@ export interface CommandContext {
   guildId: string | null;
   channelId: string;
   userId: string;
+  /** The member's role ids (the server's id stands for @everyone), for the server's role rules. */
+  memberRoleIds: readonly string[];
   locale: string;
   attachmentSizeLimit: number;
   /** When the interaction arrived (the token's 15 minutes start here). */

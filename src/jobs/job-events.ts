@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { Job, JobsRepository } from '../db/jobs-repository.js';
 import type { Logger } from '../logger.js';
-import { decide, type Effect, type JobEvent, type LifecycleRules } from './lifecycle.js';
+import { decide, type Effect, type JobEvent, type JobStatus, type LifecycleRules } from './lifecycle.js';
 import type { Presenter } from './presenter.js';
 
 /** An event applied to the row: the job as it is now, and what is left to run. */
@@ -22,8 +22,10 @@ export class JobEvents {
     private readonly clock: Clock,
     private readonly rules: LifecycleRules,
     private readonly presenter: Presenter,
-    private readonly wake: () => void,
+    private readonly wake: { scheduler(): void; dispatcher(): void },
     private readonly log: Logger,
+    /** Told of every change that happened (the moderator log listens here). */
+    private readonly observe: (job: Job, from: JobStatus) => void = () => undefined,
   ) {}
 
   /** Decides and writes, without running the effects (for callers that run them later). */
@@ -40,6 +42,7 @@ export class JobEvents {
       this.log.debug({ jobId: job.id, event: event.type, from }, 'event lost a race; the row moved on');
       return undefined;
     }
+    this.observe(updated, from);
     return { job: updated, effects };
   }
 
@@ -55,7 +58,10 @@ export class JobEvents {
     for (const effect of effects) {
       switch (effect.type) {
         case 'wake':
-          this.wake();
+          this.wake.scheduler();
+          break;
+        case 'dispatch':
+          this.wake.dispatcher();
           break;
         case 'showProgress':
           await this.presenter.showProgress(job);

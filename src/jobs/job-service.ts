@@ -3,32 +3,29 @@ import type { Job, JobsRepository, InsertResult } from '../db/jobs-repository.js
 import { UserFacingError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ImageStore } from '../services/image-store.js';
-import { utcDayStart, type SettingsService } from '../services/settings.js';
-import { accepts, type ModelCatalogue } from '../services/capabilities.js';
+import type { AdmissionService } from '../services/admission.js';
+import type { ModelCatalogue } from '../services/capabilities.js';
+import { utcDayStart, type EffectiveSettings, type SettingsService } from '../services/settings.js';
 import { checkAppliedSettings, validateSoraOptions, type SoraOptions } from '../services/sora-request.js';
-import { describeFailure, type UpstreamFailure, type VideoApi } from '../services/video-api.js';
+import type { VideoApi } from '../services/video-api.js';
 import { renderJob } from '../ui/render.js';
 import type { CommandContext, Responder } from './context.js';
-import { jobParams, newJobRow, toCreateRequest, type ReusedImage } from './job-request.js';
+import { jobParams, newJobRow, type ReusedImage } from './job-request.js';
 import type { Applied, JobEvents } from './job-events.js';
 import type { AbandonCode } from './lifecycle.js';
 
 export interface JobServiceOptions {
   maxImageBytes: number;
-  /** What each model accepts (validation, and the fields sent upstream). */
+  /** What each model accepts (validation, and the server settings a model must take). */
   catalogue: ModelCatalogue;
-  /**
-   * Called when the provider refused a model as not found (it dropped or
-   * never served it): the hook that tells moderators what to change.
-   */
-  onModelUnavailable?: (model: string, message: string) => void;
 }
 
 /**
  * Turns a `/sora` (or a re-roll, or a character follow-up) into a job:
  * validation, the server's rules and the row first (atomic, before the
- * deferral, so a refusal stays private), then the deferral, the image copy,
- * the single upstream POST and the hand-over to the scheduler. Refusals are
+ * deferral, so a refusal stays private), then the deferral, the image copy
+ * and the first reply; then the job takes its place in the line, and the
+ * dispatcher sends it when its turn comes. Refusals are
  * thrown as UserFacingError; the interaction router answers them.
  */
 export class JobService {
@@ -38,9 +35,12 @@ export class JobService {
     private readonly settings: SettingsService,
     private readonly videos: VideoApi,
     private readonly images: ImageStore,
+    private readonly line: { wake(): void },
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly options: JobServiceOptions,
+    /** The server's controls: blocks, role rules, the prompt filter, the budget's refusals. */
+    private readonly admission: AdmissionService,
   ) {}
 
   /** `reuseImage`: a stored reference image to send again (a re-roll), instead of a new Discord attachment. */
@@ -48,15 +48,29 @@ export class JobService {
     const { catalogue } = this.options;
     const request = validateSoraOptions(options, { maxImageBytes: this.options.maxImageBytes }, catalogue);
     const effective = this.settings.effective(ctx.guildId);
-    const applied = this.settings.apply(effective, request, ctx.channelId);
+    const admitted = this.admission.admit(ctx, request, effective);
+    const limits = admitted.settings;
+    const applied = this.settings.apply(limits, request, ctx.channelId);
     checkAppliedSettings(catalogue, request.model, applied);
     const now = this.clock.now();
     const result = this.jobs.insertWithinQuota(
-      newJobRow(ctx, jobParams(request, applied, reuseImage)),
-      { maxActive: effective.maxActive, dailyLimit: effective.dailyLimit, dayStart: utcDayStart(now) },
+      { ...newJobRow(ctx, jobParams(request, applied, reuseImage)), cost: admitted.cost },
+      {
+        maxActive: limits.maxActive,
+        dailyLimit: limits.dailyLimit,
+        dayStart: utcDayStart(now),
+        serverDailyLimit: effective.serverDailyLimit,
+        serverDailyCredits: effective.serverDailyCredits,
+      },
       now,
     );
-    if (!result.ok) throw limitError(result, effective.maxActive, effective.dailyLimit, now);
+    if (!result.ok) {
+      if (result.reason === 'server_daily_limit' || result.reason === 'server_daily_credits') {
+        const { ok: _ok, reason, ...detail } = result;
+        this.admission.budgetRefused(ctx, request, reason, detail);
+      }
+      throw limitError(result, limits, now);
+    }
 
     let job = result.job;
     try {
@@ -88,44 +102,70 @@ export class JobService {
       // The job can still run: progress goes through the webhook while the token lives.
       this.log.warn({ jobId: job.id, err }, 'could not show the first reply');
     }
-    return this.submit(job);
+    this.ready(job);
+    return this.jobs.get(job.id) ?? job;
   }
 
-  /** The one POST upstream. It is never repeated: a second POST is a second paid video. */
-  private async submit(job: Job): Promise<Job> {
-    let task;
-    const model = this.options.catalogue.find(job.model);
-    try {
-      task = await this.videos.createVideo(toCreateRequest(job, (field) => !model || accepts(model, field)));
-    } catch (err) {
-      const failure = describeFailure(err);
-      const code = submitFailureCode(failure);
-      this.log.warn({ jobId: job.id, err, code }, 'submission failed');
-      if (code === 'model_unavailable') this.options.onModelUnavailable?.(job.model, failure.message);
-      return (await this.events.emit(job, { type: 'abandoned', code, message: failure.message })) ?? job;
-    }
-    return (await this.events.emit(job, { type: 'accepted', task })) ?? job;
+  /** Puts a prepared job in line (its image, if any, is stored): the dispatcher may now send it. */
+  private ready(job: Job): void {
+    const now = this.clock.now();
+    if (this.jobs.patch(job.id, { nextRunAt: now }, now, ['waiting'])) this.line.wake();
   }
 
   /**
-   * Rows still in `submitting` when this process starts were left by an
-   * earlier one, caught between the row and the upstream answer. They may or
-   * may not exist upstream, so they are never sent again. Called before the
-   * gateway connects — so no submission of this process can be among them —
-   * it marks them; what is shown to their members runs once Discord is
-   * reachable (`events.run` on the result).
+   * What an earlier process left mid-way, settled before the gateway connects
+   * — so no interaction of this process can be among them. Rows in
+   * `submitting` were caught between the row and the upstream answer: they may
+   * or may not exist upstream, so they are never sent again. Waiting rows still
+   * being prepared go in line if they have all they need (nothing was sent), or
+   * end when their reference image was never stored. What is shown to the
+   * members runs once Discord is reachable (`events.run` on the result).
    */
-  abandonInterrupted(): Applied[] {
-    return this.jobs
-      .withStatus('submitting')
-      .map((job) =>
-        this.events.apply(job, {
-          type: 'abandoned',
-          code: 'interrupted',
-          message: 'The bot restarted while submitting this job.',
-        }),
-      )
-      .filter((a): a is Applied => a !== undefined);
+  settleInterrupted(): Applied[] {
+    const settled: (Applied | undefined)[] = this.jobs.withStatus('submitting').map((job) =>
+      this.events.apply(job, {
+        type: 'abandoned',
+        code: 'interrupted',
+        message: 'The bot restarted while submitting this job.',
+      }),
+    );
+    for (const job of this.jobs.withStatus('waiting')) {
+      if (job.nextRunAt !== null) continue;
+      if (job.imageName !== null && job.imagePath === null)
+        settled.push(
+          this.events.apply(job, {
+            type: 'abandoned',
+            code: 'not_prepared',
+            message: 'The bot restarted before this job was ready to send.',
+          }),
+        );
+      else this.ready(job);
+    }
+    return settled.filter((a): a is Applied => a !== undefined);
+  }
+
+  /**
+   * Cancels a job for its member or a moderator. A waiting job leaves the line
+   * (nothing was paid); a running one stops being followed, and the provider is
+   * asked to stop it — the answer says honestly whether it did.
+   */
+  async cancel(job: Job, by: { userId: string; moderator: boolean }): Promise<CancelResult> {
+    if (job.userId !== by.userId && !by.moderator) throw new UserFacingError('jobs.cancel_not_yours');
+    const sent = job.upstreamId !== null;
+    const cancelled = this.events.apply(job, { type: 'cancel', by: by.userId });
+    if (!cancelled) throw new UserFacingError('jobs.cancel_too_late');
+    let stopped: CancelResult['upstream'] = 'not_sent';
+    if (sent && job.upstreamId) {
+      try {
+        stopped = (await this.videos.deleteVideo(job.upstreamId)) ? 'stopped' : 'not_stopped';
+      } catch (err) {
+        this.log.info({ jobId: job.id, err }, 'the provider did not stop a cancelled job');
+        stopped = 'not_stopped';
+      }
+      this.jobs.patch(job.id, { errorCode: `cancel_${stopped}` }, this.clock.now());
+    }
+    await this.events.run({ ...cancelled, job: this.jobs.get(job.id) ?? cancelled.job });
+    return { job: this.jobs.get(job.id) ?? cancelled.job, upstream: stopped };
   }
 
   private abandon(job: Job, code: AbandonCode, message: string): void {
@@ -134,38 +174,31 @@ export class JobService {
   }
 }
 
-/**
- * rejected: upstream refused the request (4xx) — nothing was made.
- * unavailable: rate-limited (429), or the request never left — nothing was made.
- * model_unavailable: the provider does not serve the model (any more) — nothing was made.
- * unknown: no answer, or a 5xx (a gateway may fail after upstream accepted
- * the job) — a video may exist that we cannot follow, so it is not resent.
- * interrupted: the bot is stopping and cut the request — the same uncertainty as a crash.
- */
-function submitFailureCode(failure: UpstreamFailure): AbandonCode {
-  if (failure.closed) return 'interrupted';
-  // Before the status rules: new-api answers a model it has no channel for with a 503.
-  if (failure.modelUnavailable) return 'model_unavailable';
-  const { status } = failure;
-  if (status === 429) return 'unavailable';
-  if (status !== undefined && status >= 400 && status < 500) return 'rejected';
-  if (status === undefined && !failure.mayHaveReachedServer) return 'unavailable';
-  return 'unknown';
+/** What a cancel did: the job as it is now, and whether the provider stopped it. */
+export interface CancelResult {
+  job: Job;
+  upstream: 'not_sent' | 'stopped' | 'not_stopped';
 }
 
 function limitError(
   result: Exclude<InsertResult, { ok: true }>,
-  maxActive: number,
-  dailyLimit: number,
+  limits: EffectiveSettings,
   now: number,
 ): UserFacingError {
+  const reset = `<t:${Math.floor((utcDayStart(now) + 86_400_000) / 1000)}:R>`;
   switch (result.reason) {
     case 'max_active':
-      return new UserFacingError('sora.limit_active', { active: result.active, max: maxActive });
+      return new UserFacingError('sora.limit_active', { active: result.active, max: limits.maxActive });
     case 'daily_limit':
-      return new UserFacingError('sora.limit_daily', {
-        max: dailyLimit,
-        reset: `<t:${Math.floor((utcDayStart(now) + 86_400_000) / 1000)}:R>`,
+      return new UserFacingError('sora.limit_daily', { max: limits.dailyLimit, reset });
+    case 'server_daily_limit':
+      return new UserFacingError('sora.limit_server_daily', { max: limits.serverDailyLimit, reset });
+    case 'server_daily_credits':
+      return new UserFacingError('sora.limit_server_credits', {
+        used: result.used,
+        max: limits.serverDailyCredits,
+        cost: result.cost,
+        reset,
       });
     case 'duplicate':
       return new UserFacingError('sora.duplicate');

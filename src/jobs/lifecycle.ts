@@ -10,16 +10,20 @@ import type { VideoTask } from '../services/tuzi/types.js';
  * the UI's guards are all derived from the table below.
  *
  * ```
- *   submitting ──accepted──▶ queued ⇄ in_progress ──polled(done)──▶ completed ──claimDelivery──▶ delivering ──posted──▶ delivered
- *       │                       │          │                           ▲                             │
- *   abandoned              polled(failed) / pollFailed(gone) / timedOut └──────retryDelivery─────────┤
- *       ▼                       ▼                                                                    ▼ giveUp
- *   submit_failed          failed · timed_out                                                   delivery_failed
+ *   waiting ──claimSubmission──▶ submitting ──accepted──▶ queued ⇄ in_progress ──polled(done)──▶ completed ──claimDelivery──▶ delivering ──posted──▶ delivered
+ *    │   ▲                        │    │                      │          │                           ▲                             │
+ *    │   └──────requeued──────────┘  abandoned       polled(failed) / pollFailed(gone) / timedOut    └──────retryDelivery─────────┤
+ *    ▼ cancel                          ▼                      ▼                   ▼ cancel                                       ▼ giveUp
+ *   withdrawn                     submit_failed       failed · timed_out      cancelled                                   delivery_failed
  * ```
  */
 
 /** The questions the code asks about a status. Each status lists the groups it belongs to. */
 export const GROUPS = {
+  /** In the bot's own line for upstream capacity, not sent yet (the jobs_line index covers exactly these). */
+  inLine: 'waits in the line for upstream capacity',
+  /** Holds one of the provider's running-job slots for this key (counted against TUZI_MAX_RUNNING_JOBS). */
+  usesCapacity: 'holds an upstream running-job slot',
   /** The scheduler owns it: it has a `next_run_at` and a step to run (the jobs_due index covers exactly these). */
   scheduled: 'the poller runs a step for it',
   /** Upstream is still making it: its step is a status check. */
@@ -46,13 +50,23 @@ interface StatusSpec {
 }
 
 export const STATUSES = {
+  waiting: {
+    groups: ['inLine', 'holdsSlot', 'countsToday', 'cancellable'],
+    means: 'the row is written; it waits in a fair line for upstream capacity (nothing sent, nothing paid)',
+  },
   submitting: {
-    groups: ['holdsSlot', 'countsToday'],
-    means: 'the row is written; the one POST upstream is under way (left by a crash: interrupted, never resent)',
+    groups: ['usesCapacity', 'holdsSlot', 'countsToday'],
+    means: 'the one POST upstream is under way (left by a crash: interrupted, never resent)',
   },
   submit_failed: { groups: ['ended', 'failure'], means: 'upstream never took it (refused, unavailable, unknown)' },
-  queued: { groups: ['scheduled', 'polled', 'holdsSlot', 'countsToday'], means: 'accepted upstream, waiting there' },
-  in_progress: { groups: ['scheduled', 'polled', 'holdsSlot', 'countsToday'], means: 'upstream is making it' },
+  queued: {
+    groups: ['scheduled', 'polled', 'usesCapacity', 'holdsSlot', 'countsToday', 'cancellable'],
+    means: 'accepted upstream, waiting there',
+  },
+  in_progress: {
+    groups: ['scheduled', 'polled', 'usesCapacity', 'holdsSlot', 'countsToday', 'cancellable'],
+    means: 'upstream is making it',
+  },
   completed: { groups: ['scheduled', 'hasVideo', 'countsToday'], means: 'the video is ready; the post is due' },
   delivering: {
     groups: ['scheduled', 'hasVideo', 'countsToday'],
@@ -65,6 +79,11 @@ export const STATUSES = {
   },
   failed: { groups: ['ended', 'failure', 'countsToday'], means: 'upstream failed it, or forgot it' },
   timed_out: { groups: ['ended', 'failure', 'countsToday'], means: 'not ready by its deadline' },
+  withdrawn: { groups: ['ended', 'failure'], means: 'cancelled while in line: never sent, never counted' },
+  cancelled: {
+    groups: ['ended', 'failure', 'countsToday'],
+    means: 'cancelled after it was sent: no longer followed (the provider is asked to stop it)',
+  },
 } as const satisfies Record<string, StatusSpec>;
 
 export type JobStatus = keyof typeof STATUSES;
@@ -107,7 +126,9 @@ export type AbandonCode =
   /** Discord refused the acknowledgement: the member saw nothing. */
   | 'ack_failed'
   /** The reference image could not be fetched: the member is told privately. */
-  | 'image_unreadable';
+  | 'image_unreadable'
+  /** Left in line half-prepared by a stop (its image never stored): never sent, nothing paid. */
+  | 'not_prepared';
 
 /** Codes whose explanation is private (the interaction's own error path), not an edit of the public reply. */
 const PRIVATE_ABANDON: ReadonlySet<AbandonCode> = new Set(['ack_failed', 'image_unreadable']);
@@ -117,6 +138,9 @@ const PRIVATE_ABANDON: ReadonlySet<AbandonCode> = new Set(['ack_failed', 'image_
  * `task_not_exist` (400), or `result_deleted` (410, the result was deleted).
  */
 export type GoneCode = 'not_found' | 'task_not_exist' | 'result_deleted';
+
+/** The status a new job's row is written in. */
+export const INITIAL_STATUS: JobStatus = 'waiting';
 
 /** A failed status check, as the lifecycle needs it. */
 export interface PollFailure {
@@ -129,6 +153,12 @@ export interface PollFailure {
 }
 
 export type JobEvent =
+  /** The line's turn came and capacity is free: the dispatcher takes it to send. */
+  | { type: 'claimSubmission' }
+  /** The provider refused the POST without making anything (full, rate-limited, out of balance): back in line. */
+  | { type: 'requeued'; reason: string }
+  /** A member or moderator cancelled it (`by`: their user id). */
+  | { type: 'cancel'; by: string }
   | { type: 'accepted'; task: VideoTask }
   | { type: 'abandoned'; code: AbandonCode; message: string }
   | { type: 'polled'; task: VideoTask }
@@ -144,8 +174,11 @@ export type JobEventType = JobEvent['type'];
 
 /** The statuses each event may happen in; any other (status, event) pair is refused. */
 export const EVENT_SOURCES: { readonly [E in JobEventType]: readonly JobStatus[] } = {
+  claimSubmission: ['waiting'],
+  requeued: ['submitting'],
+  cancel: statusesIn('cancellable'),
   accepted: ['submitting'],
-  abandoned: ['submitting'],
+  abandoned: ['waiting', 'submitting'],
   polled: statusesIn('polled'),
   pollFailed: statusesIn('polled'),
   timedOut: statusesIn('polled'),
@@ -160,6 +193,8 @@ export const EVENT_SOURCES: { readonly [E in JobEventType]: readonly JobStatus[]
 export type Effect =
   /** The scheduler should look at the database again now. */
   | { type: 'wake' }
+  /** Upstream capacity was freed, or the line changed: the dispatcher should look again. */
+  | { type: 'dispatch' }
   /** The reply shows the job's progress (throttled, only when what it shows changed). */
   | { type: 'showProgress' }
   /** The reply shows how the job ended (the failure reason, or where the video is). */
@@ -254,12 +289,28 @@ const ended = (now: number): JobPatch => ({ finishedAt: now, nextRunAt: null });
 export function decide(job: Job, event: JobEvent, now: number, rules: LifecycleRules): Decision {
   if (!EVENT_SOURCES[event.type].includes(job.status))
     return { ok: false, reason: `${event.type} cannot happen in ${job.status}` };
-  const step = (to: JobStatus, patch: JobPatch, effects: Effect[] = []): Decision => ({
-    ok: true,
-    step: { from: job.status, to, patch, effects },
-  });
+  const step = (to: JobStatus, patch: JobPatch, effects: Effect[] = []): Decision => {
+    // Whatever frees an upstream slot, or changes who is in line, lets the dispatcher look again.
+    const linesMoved =
+      (isIn(job.status, 'usesCapacity') && !isIn(to, 'usesCapacity')) ||
+      isIn(job.status, 'inLine') !== isIn(to, 'inLine');
+    return {
+      ok: true,
+      step: { from: job.status, to, patch, effects: linesMoved ? [...effects, { type: 'dispatch' }] : effects },
+    };
+  };
 
   switch (event.type) {
+    case 'claimSubmission':
+      return step('submitting', {});
+    case 'requeued':
+      // Nothing was made, so the same request may go again; its place in line (its id) is kept.
+      // What the reply shows (its place in line) is the dispatcher's to update.
+      return step('waiting', { errorMessage: event.reason });
+    case 'cancel':
+      if (isIn(job.status, 'inLine'))
+        return step('withdrawn', { cancelledBy: event.by, ...ended(now) }, [{ type: 'showOutcome' }]);
+      return step('cancelled', { cancelledBy: event.by, ...ended(now) }, [{ type: 'showOutcome' }]);
     case 'accepted': {
       const { status, patch } = taskPatch(job, event.task, now);
       const accepted: JobPatch = {
@@ -268,6 +319,7 @@ export function decide(job: Job, event: JobEvent, now: number, rules: LifecycleR
         submittedAt: now,
         deadlineAt: now + rules.maxWaitMs,
         errorStreak: 0,
+        errorMessage: null,
       };
       accepted.nextRunAt = now + rules.pollDelay(pollState(job, accepted, now));
       return step(status, accepted, [{ type: 'wake' }, { type: 'showProgress' }]);

@@ -26,9 +26,13 @@ export class Presenter {
     private readonly options: PresenterOptions,
   ) {}
 
-  /** What the reply shows while the job runs: status, progress, and the time left when it can be told. */
-  progressView(job: Job): ProgressView {
-    const view: ProgressView = { status: job.status, progress: job.progress };
+  /**
+   * What the reply shows while the job waits or runs: status, progress, the
+   * time left when it can be told, and while waiting, its place (which only
+   * the dispatcher knows, so it passes it in).
+   */
+  progressView(job: Job, line: { position?: number; paused?: boolean } = {}): ProgressView {
+    const view: ProgressView = { status: job.status, progress: job.progress, ...line };
     if (!isIn(job.status, 'polled') || job.submittedAt === null) return view;
     const etaMs = estimateRemainingMs({
       now: this.clock.now(),
@@ -43,9 +47,9 @@ export class Presenter {
   }
 
   /** Edits the reply when what the member sees changed and the last edit is old enough. Returns whether it did. */
-  async showProgress(job: Job): Promise<boolean> {
+  async showProgress(job: Job, line?: { position?: number; paused?: boolean }): Promise<boolean> {
     if (job.messageGone) return false;
-    const view = this.progressView(job);
+    const view = this.progressView(job, line);
     const key = progressKey(job.locale, view);
     const now = this.clock.now();
     if (key === job.shownKey) return false;

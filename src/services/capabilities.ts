@@ -38,6 +38,9 @@ export interface CatalogueModel {
   readonly fields: readonly OptionalField[];
 }
 
+/** What pricing and settings need of a model (costs.ts, settings.ts): a catalogue entry is one. */
+export type ModelCapability = Pick<CatalogueModel, 'id' | 'durations' | 'sizes'>;
+
 /** A validated catalogue as plain data (what the config carries). */
 export interface CatalogueSpec {
   /** The model `/sora` uses when the member picks none. */
@@ -150,7 +153,7 @@ export function accepts(model: CatalogueModel, field: OptionalField): boolean {
  * written as `known` spells them, without repeats; and which of them `known`
  * does not list.
  */
-export function parseModelList(text: string, known: readonly string[]): { models: string[]; unknown: string[] } {
+export function splitModelList(text: string, known: readonly string[]): { models: string[]; unknown: string[] } {
   const canonical = new Map(known.map((k) => [k.toLowerCase(), k]));
   const typed = text
     .split(/[,，\s]+/)

@@ -1,7 +1,8 @@
 import type { Config } from '../config.js';
 import type { GuildSettingsPatch, SettingsRepository, AuditEntry } from '../db/settings-repository.js';
 import { UserFacingError } from '../errors.js';
-import { parseModelList } from './capabilities.js';
+import { splitModelList, type ModelCapability } from './capabilities.js';
+import { defaultCost, parseCostOverrides, withOverrides, type CostLookup } from './costs.js';
 import type { ValidatedSoraRequest } from './sora-request.js';
 
 export type ServerDefaults = Config['serverDefaults'];
@@ -17,6 +18,14 @@ export interface EffectiveSettings {
   allowedModels: string[];
   /** Channels where `/sora` may run; empty = everywhere. */
   allowedChannels: string[];
+  /** Videos the whole server may start per UTC day; 0 = unlimited. */
+  serverDailyLimit: number;
+  /** Credits the whole server may spend per UTC day; 0 = unlimited. */
+  serverDailyCredits: number;
+  /** The server's overrides of the cost table (null: none). */
+  costOverrides: Record<string, number> | null;
+  /** The moderator log channel, or null when the log is off. */
+  logChannel: string | null;
   /** True when the server has stored overrides (false: all defaults). */
   customized: boolean;
 }
@@ -30,9 +39,14 @@ export interface AppliedSettings {
 }
 
 export class SettingsService {
+  /**
+   * `baseCost`: the bot's cost per model and length, before a server's
+   * overrides (the cost table; later the operator's model catalogue).
+   */
   constructor(
     private readonly repo: SettingsRepository,
     private readonly defaults: ServerDefaults,
+    private readonly baseCost: CostLookup = defaultCost,
   ) {}
 
   effective(guildId: string | null): EffectiveSettings {
@@ -47,8 +61,17 @@ export class SettingsService {
       maxActive: row?.maxActive ?? d.maxActive,
       allowedModels: row?.allowedModels ?? [...d.allowedModels],
       allowedChannels: row?.allowedChannels ?? [],
+      serverDailyLimit: row?.serverDailyLimit ?? 0,
+      serverDailyCredits: row?.serverDailyCredits ?? 0,
+      costOverrides: row?.costs ?? null,
+      logChannel: row?.logChannel ?? null,
       customized: row !== undefined,
     };
+  }
+
+  /** What a video costs on this server, in credits. */
+  costLookup(settings: EffectiveSettings): CostLookup {
+    return withOverrides(this.baseCost, settings.costOverrides);
   }
 
   /**
@@ -121,9 +144,42 @@ export interface SettingsChangeInput {
   addChannel?: string;
   removeChannel?: string;
   allChannels?: boolean;
+  serverDailyLimit?: number;
+  serverDailyCredits?: number;
+  /** `model[:seconds]=credits` entries, or `default`. */
+  costs?: string;
+  logChannel?: string;
+  /** true: turn the moderator log off. */
+  logOff?: boolean;
 }
 
-export const LIMIT_BOUNDS = { dailyLimit: { min: 0, max: 10_000 }, maxActive: { min: 0, max: 1_000 } } as const;
+export const LIMIT_BOUNDS = {
+  dailyLimit: { min: 0, max: 10_000 },
+  maxActive: { min: 0, max: 1_000 },
+  serverDailyLimit: { min: 0, max: 1_000_000 },
+  serverDailyCredits: { min: 0, max: 100_000_000 },
+} as const;
+
+/** Reads a model list option: comma-, space- or full-width-comma-separated, known models only, at least one. */
+export function parseModelList(input: string, knownModels: readonly string[]): string[] {
+  const { models: list, unknown } = splitModelList(input, knownModels);
+  const models = knownModels.map((m) => `\`${m}\``).join(', ');
+  if (unknown.length > 0)
+    throw new UserFacingError('config.bad_models', { unknown: unknown.map((m) => `\`${m}\``).join(', '), models });
+  if (list.length === 0) throw new UserFacingError('config.no_models', { models });
+  return list;
+}
+
+/** Checks a whole-number option against its bounds. */
+export function checkBound(
+  value: number,
+  option: string,
+  bounds: { readonly min: number; readonly max: number },
+): number {
+  if (!Number.isInteger(value) || value < bounds.min || value > bounds.max)
+    throw new UserFacingError('config.bad_number', { option, min: bounds.min, max: bounds.max });
+  return value;
+}
 
 /**
  * Validates a settings change and turns it into a stored patch. Throws
@@ -133,6 +189,8 @@ export function buildSettingsPatch(
   current: EffectiveSettings,
   input: SettingsChangeInput,
   knownModels: readonly string[],
+  /** The catalogue's models (costs name them); app.ts's catalogue, never a built-in default. */
+  catalogue: readonly ModelCapability[],
 ): GuildSettingsPatch {
   const patch: GuildSettingsPatch = {};
   if (input.private !== undefined) patch.private = input.private;
@@ -142,21 +200,20 @@ export function buildSettingsPatch(
   for (const [name, option] of [
     ['dailyLimit', 'daily_limit'],
     ['maxActive', 'max_active'],
+    ['serverDailyLimit', 'server_daily_limit'],
+    ['serverDailyCredits', 'server_daily_credits'],
   ] as const) {
     const value = input[name];
     if (value === undefined) continue;
-    const { min, max } = LIMIT_BOUNDS[name];
-    if (!Number.isInteger(value) || value < min || value > max)
-      throw new UserFacingError('config.bad_number', { option, min, max });
-    patch[name] = value;
+    patch[name] = checkBound(value, option, LIMIT_BOUNDS[name]);
   }
-  if (input.allowedModels !== undefined) {
-    const { models: list, unknown } = parseModelList(input.allowedModels, knownModels);
-    const models = knownModels.map((m) => `\`${m}\``).join(', ');
-    if (unknown.length > 0)
-      throw new UserFacingError('config.bad_models', { unknown: unknown.map((m) => `\`${m}\``).join(', '), models });
-    if (list.length === 0) throw new UserFacingError('config.no_models', { models });
-    patch.allowedModels = list;
+  if (input.allowedModels !== undefined) patch.allowedModels = parseModelList(input.allowedModels, knownModels);
+  if (input.costs !== undefined) patch.costs = parseCostOverrides(input.costs, current.costOverrides, catalogue);
+  if (input.logOff === true) {
+    if (input.logChannel !== undefined) throw new UserFacingError('config.log_conflict');
+    patch.logChannel = null;
+  } else if (input.logChannel !== undefined) {
+    patch.logChannel = input.logChannel;
   }
   if (input.allChannels === true) {
     if (input.addChannel !== undefined || input.removeChannel !== undefined)

@@ -14,6 +14,8 @@ import type { CreateVideoRequest, DownloadResult, ProviderModelInfo, VideoTask }
 export interface VideoApi {
   createVideo(request: CreateVideoRequest): Promise<VideoTask>;
   getVideo(id: string, options?: { signal?: AbortSignal }): Promise<VideoTask>;
+  /** Asks the provider to stop a task; true when it says it did. */
+  deleteVideo(id: string): Promise<boolean>;
   downloadVideo(
     idOrUrl: string,
     destination: string,

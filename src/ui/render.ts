@@ -12,7 +12,7 @@ import type { Job } from '../db/jobs-repository.js';
 import { deliveryMarker } from '../jobs/delivery-marker.js';
 import type { ModelProblems } from '../services/model-availability.js';
 import { isIn, type JobStatus } from '../jobs/lifecycle.js';
-import { t, type MessageKey, type MessageParams } from './i18n.js';
+import { resolveLocale, t, type MessageKey, type MessageParams } from './i18n.js';
 
 /**
  * Everything members see is built here, from a job row and a locale.
@@ -31,6 +31,7 @@ export interface MessageBody {
 export const NO_MENTIONS: APIAllowedMentions = { parse: [] };
 
 const COLORS: Record<JobStatus, number> = {
+  waiting: 0x99aab5,
   submitting: 0x5865f2,
   queued: 0x5865f2,
   in_progress: 0x5865f2,
@@ -41,10 +42,13 @@ const COLORS: Record<JobStatus, number> = {
   failed: 0xed4245,
   timed_out: 0xed4245,
   submit_failed: 0xed4245,
+  withdrawn: 0x99aab5,
+  cancelled: 0x99aab5,
 };
 
 /** Each status's label: a typed table, so a new status without a label fails the build. */
 export const STATUS_LABELS: Record<JobStatus, MessageKey> = {
+  waiting: 'job.status.waiting',
   submitting: 'job.status.submitting',
   submit_failed: 'job.status.submit_failed',
   queued: 'job.status.queued',
@@ -55,6 +59,8 @@ export const STATUS_LABELS: Record<JobStatus, MessageKey> = {
   delivery_failed: 'job.status.delivery_failed',
   failed: 'job.status.failed',
   timed_out: 'job.status.timed_out',
+  withdrawn: 'job.status.withdrawn',
+  cancelled: 'job.status.cancelled',
 };
 
 /** The settings a server lock can force (Job.overrides), and their labels. */
@@ -104,6 +110,35 @@ export interface ProgressView {
   progress: number;
   /** Estimated milliseconds left, when progress allows an estimate. */
   etaMs?: number;
+  /** While waiting: the place in the line (1 = next), and whether the line is paused. */
+  position?: number;
+  paused?: boolean;
+}
+
+/**
+ * Places shown exactly up to here; further back, to the ten, so a long line
+ * does not edit hundreds of replies on every move (each reply edits at most
+ * once per PROGRESS_EDIT_SECONDS anyway).
+ */
+const EXACT_PLACES = 50;
+
+function shownPlace(position: number): { exact: boolean; n: number } {
+  return position <= EXACT_PLACES ? { exact: true, n: position } : { exact: false, n: Math.floor(position / 10) * 10 };
+}
+
+const ORDINAL_KEYS: Record<Intl.LDMLPluralRule, MessageKey> = {
+  zero: 'ordinal.other',
+  one: 'ordinal.one',
+  two: 'ordinal.two',
+  few: 'ordinal.few',
+  many: 'ordinal.other',
+  other: 'ordinal.other',
+};
+
+/** `3rd` in English, `3` where the language puts the ordinal in the sentence (Chinese: 第 3 位). */
+export function ordinal(locale: string, n: number): string {
+  const rule = new Intl.PluralRules(resolveLocale(locale), { type: 'ordinal' }).select(n);
+  return t(locale, ORDINAL_KEYS[rule], { n });
 }
 
 /**
@@ -114,7 +149,8 @@ export interface ProgressView {
  */
 export function progressKey(locale: string, view: ProgressView): string {
   const eta = view.etaMs === undefined ? '' : formatDuration(locale, view.etaMs);
-  return `${view.status}|${Math.round(view.progress)}|${eta}`;
+  const place = view.position === undefined ? '' : JSON.stringify(shownPlace(view.position));
+  return `${view.status}|${Math.round(view.progress)}|${eta}|${place}|${view.paused ? 'paused' : ''}`;
 }
 
 function parameterFields(job: Job, locale: string): APIEmbedField[] {
@@ -146,7 +182,14 @@ function parameterFields(job: Job, locale: string): APIEmbedField[] {
 function statusLine(locale: string, view: ProgressView): string {
   const label = t(locale, STATUS_LABELS[view.status]);
   if (isIn(view.status, 'polled')) return `${label}\n\`${progressBar(view.progress)}\``;
-  return label;
+  if (!isIn(view.status, 'inLine')) return label;
+  if (view.paused) return `${label}\n${t(locale, 'job.value.paused')}`;
+  if (view.position === undefined) return label;
+  const place = shownPlace(view.position);
+  const where = t(locale, place.exact ? 'job.value.position' : 'job.value.position_far', {
+    ordinal: ordinal(locale, place.n),
+  });
+  return `${label} — ${where}`;
 }
 
 /** The public reply while the job runs, and after it ends (with the reason, when it ended without a video). */
@@ -181,7 +224,8 @@ export function renderJob(job: Job, view: ProgressView = { status: job.status, p
     timestamp: new Date(job.createdAt).toISOString(),
   };
   if (job.upstreamId) embed.footer = { text: `${t(locale, 'job.field.task')}: ${job.upstreamId}` };
-  return { content: '', embeds: [embed], components: [], allowed_mentions: NO_MENTIONS };
+  const components = isIn(view.status, 'cancellable') ? [cancelRow(job)] : [];
+  return { content: '', embeds: [embed], components, allowed_mentions: NO_MENTIONS };
 }
 
 /** The "Reason" field of a job that ended without a video. */
@@ -201,8 +245,16 @@ export function failureReason(job: Job): { key: MessageKey; params?: MessagePara
     const waited = (job.deadlineAt ?? job.finishedAt ?? job.createdAt) - (job.submittedAt ?? job.createdAt);
     return { key: 'job.timed_out_reason', params: { minutes: Math.max(1, Math.round(waited / 60_000)) } };
   }
+  const by = job.cancelledBy ? `<@${job.cancelledBy}>` : '—';
+  if (job.status === 'withdrawn') return { key: 'job.withdrawn_reason', params: { user: by } };
+  if (job.status === 'cancelled')
+    return {
+      key: job.errorCode === 'cancel_stopped' ? 'job.cancelled_stopped' : 'job.cancelled_not_stopped',
+      params: { user: by },
+    };
   if (job.status === 'submit_failed') {
     if (job.errorCode === 'interrupted') return { key: 'job.submit_interrupted' };
+    if (job.errorCode === 'not_prepared') return { key: 'job.submit_not_prepared' };
     if (job.errorCode === 'unavailable')
       return { key: 'job.submit_unavailable', params: { message: shorten(job.errorMessage ?? '', 500) } };
     if (job.errorCode === 'unknown')
@@ -298,6 +350,22 @@ export function renderDelivery(
     embeds: [embed],
     components: [jobButtons(job)],
     allowed_mentions: { parse: [], users: [job.userId] },
+  };
+}
+
+/** Under a job that waits or runs: its member (or a moderator) may cancel it. */
+function cancelRow(job: Job): APIActionRowComponent<APIButtonComponent> {
+  return {
+    type: ComponentType.ActionRow,
+    components: [
+      {
+        type: ComponentType.Button,
+        style: ButtonStyle.Secondary,
+        label: t(job.locale, 'button.cancel'),
+        emoji: { name: '✖️' },
+        custom_id: customIds.cancel(job.id),
+      },
+    ],
   };
 }
 

@@ -4,7 +4,6 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadMigrations, migrate, openDatabase, type Migration } from '../../src/db/database.js';
 import { JobsRepository } from '../../src/db/jobs-repository.js';
-import { newJob } from '../../emulators/job-rows.js';
 
 function tmpFile(): string {
   return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'db-')), 'nested', 'bot.db');
@@ -63,21 +62,32 @@ describe('database', () => {
     db.close();
   });
 
-  it('002 gives jobs saved before it an unknown run start', () => {
+  it('upgrades a database of the first schema: later columns start unknown, a delivery caught mid-way looks first', () => {
     const [initial] = loadMigrations();
     const file = tmpFile();
     const old = openDatabase(file, [initial!]);
-    const jobs = new JobsRepository(old);
-    const r = jobs.insertWithinQuota(newJob(), { maxActive: 0, dailyLimit: 0, dayStart: 0 }, 1_000);
-    if (!r.ok) throw new Error('insert refused');
+    // Rows as the first version wrote them (its CHECK knew only its own statuses).
+    const insert = old.prepare(
+      `INSERT INTO jobs (interaction_id, application_id, channel_id, user_id, locale, token_expires_at,
+         attachment_size_limit, prompt, model, seconds, size, watermark, private, status, delivery_attempts,
+         delivery_claimed_at, created_at, updated_at)
+       VALUES (?, '1', '2', '3', 'en-US', 0, 10, 'p', 'sora-2', 10, '1280x720', 0, 0, ?, ?, ?, 1000, 1000)`,
+    );
+    const submitting = Number(insert.run('1300000000000000001', 'submitting', 0, null).lastInsertRowid);
+    const delivering = Number(insert.run('1300000000000000002', 'delivering', 2, 5_000).lastInsertRowid);
     old.close();
     const upgraded = openDatabase(file);
-    expect(new JobsRepository(upgraded).get(r.job.id)).toMatchObject({
-      id: r.job.id,
+    const jobs = new JobsRepository(upgraded);
+    expect(jobs.get(submitting)).toMatchObject({
       status: 'submitting',
       startedAt: null,
       startedProgress: null,
+      deadlineAt: null,
+      postAttemptedAt: null,
+      cancelledBy: null,
+      cost: 0,
     });
+    expect(jobs.get(delivering)).toMatchObject({ status: 'delivering', postAttemptedAt: 5_000 });
     upgraded.close();
   });
 

@@ -40,7 +40,7 @@ function setup() {
     const file = path.join(dir, `job-${r.job.id}.png`);
     fs.writeFileSync(file, 'png');
     const ended = !['queued', 'in_progress', 'completed', 'delivering'].includes(status);
-    jobs.transition(r.job.id, 'submitting', status, { imagePath: file, ...(ended ? { finishedAt: at } : {}) }, at);
+    jobs.transition(r.job.id, 'waiting', status, { imagePath: file, ...(ended ? { finishedAt: at } : {}) }, at);
     return { id: r.job.id, file };
   };
   /** A file in the store that no job refers to, last written `ago` ms before now. */

@@ -27,7 +27,7 @@ describe('JobsRepository', () => {
     if (!r.ok) throw new Error('insert refused');
     expect(r.job).toMatchObject({
       ...input,
-      status: 'submitting',
+      status: 'waiting',
       createdAt: NOW,
       progress: 0,
       messageGone: false,
@@ -50,7 +50,7 @@ describe('JobsRepository', () => {
     const b = jobs.insertWithinQuota(newJob(), quota, NOW);
     expect(a.ok && b.ok).toBe(true);
     expect(jobs.insertWithinQuota(newJob(), quota, NOW)).toEqual({ ok: false, reason: 'max_active', active: 2 });
-    if (a.ok) jobs.transition(a.job.id, 'submitting', 'failed', {}, NOW);
+    if (a.ok) jobs.transition(a.job.id, 'waiting', 'failed', {}, NOW);
     expect(jobs.insertWithinQuota(newJob(), quota, NOW).ok).toBe(true);
   });
 
@@ -58,7 +58,7 @@ describe('JobsRepository', () => {
     const { jobs } = repo();
     const quota = { maxActive: 0, dailyLimit: 2, dayStart: DAY };
     const first = jobs.insertWithinQuota(newJob(), quota, NOW);
-    if (first.ok) jobs.transition(first.job.id, 'submitting', 'submit_failed', {}, NOW);
+    if (first.ok) jobs.transition(first.job.id, 'waiting', 'submit_failed', {}, NOW);
     expect(jobs.insertWithinQuota(newJob(), quota, NOW).ok).toBe(true);
     expect(jobs.insertWithinQuota(newJob(), quota, NOW).ok).toBe(true);
     expect(jobs.insertWithinQuota(newJob(), quota, NOW)).toEqual({ ok: false, reason: 'daily_limit', today: 2 });
@@ -80,7 +80,7 @@ describe('JobsRepository', () => {
     const { jobs } = repo();
     const r = jobs.insertWithinQuota(newJob(), unlimited, NOW);
     if (!r.ok) throw new Error();
-    jobs.transition(r.job.id, 'submitting', 'completed', { upstreamId: 'sora-2:task_x' }, NOW);
+    jobs.transition(r.job.id, 'waiting', 'completed', { upstreamId: 'sora-2:task_x' }, NOW);
     const first = jobs.transition(r.job.id, 'completed', 'delivering', { deliveryAttempts: 1 }, NOW);
     const second = jobs.transition(r.job.id, 'completed', 'delivering', { deliveryAttempts: 1 }, NOW);
     expect(first?.status).toBe('delivering');
@@ -94,7 +94,7 @@ describe('JobsRepository', () => {
       if (!r.ok) throw new Error();
       jobs.transition(
         r.job.id,
-        'submitting',
+        'waiting',
         'queued',
         { upstreamId: `sora-2:task_${offset}`, nextRunAt: NOW + offset },
         NOW,
@@ -112,7 +112,7 @@ describe('JobsRepository', () => {
     const make = (prompt: string, at: number, status: 'delivered' | 'failed') => {
       const r = jobs.insertWithinQuota(newJob({ prompt }), unlimited, at);
       if (!r.ok) throw new Error();
-      jobs.transition(r.job.id, 'submitting', status, { upstreamId: `sora-2:task_${prompt.replace(/\s/g, '')}` }, at);
+      jobs.transition(r.job.id, 'waiting', status, { upstreamId: `sora-2:task_${prompt.replace(/\s/g, '')}` }, at);
     };
     make('red fox', NOW, 'delivered');
     make('blue fox', NOW + 1, 'delivered');

@@ -6,6 +6,7 @@ import { SettingsRepository } from '../../src/db/settings-repository.js';
 import { buildSettingsPatch, SettingsService } from '../../src/services/settings.js';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/config.js';
+import { BUILT_IN_CATALOGUE } from '../../src/services/capabilities.js';
 
 const TOKEN = 'MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.secret-discord-token-value';
 const KEY = 'sk-tuzi-secret-key-value-1234567890';
@@ -160,7 +161,12 @@ describe('parseConfig', () => {
     const current = new SettingsService(new SettingsRepository(openDatabase(':memory:')), c.serverDefaults).effective(
       null,
     );
-    const patch = buildSettingsPatch(current, { allowedModels: typed }, ['sora-2', 'sora-2-pro']);
+    const patch = buildSettingsPatch(
+      current,
+      { allowedModels: typed },
+      ['sora-2', 'sora-2-pro'],
+      BUILT_IN_CATALOGUE.models,
+    );
     expect(c.serverDefaults.allowedModels).toEqual(['sora-2', 'sora-2-pro']);
     expect(patch.allowedModels).toEqual(c.serverDefaults.allowedModels);
   });

@@ -55,6 +55,8 @@ function job(overrides: Partial<Job> = {}): Job {
     deliveryAttempts: 0,
     deliveryClaimedAt: null,
     postAttemptedAt: null,
+    cancelledBy: null,
+    cost: 0,
     deliveredMessageId: null,
     deliveryMode: null,
     updatedAt: 0,
@@ -72,6 +74,9 @@ const task = (status: VideoTask['status'], progress = 0, extra: Partial<VideoTas
 
 /** One example of every event type. */
 const EXAMPLES: Record<JobEventType, JobEvent> = {
+  claimSubmission: { type: 'claimSubmission' },
+  requeued: { type: 'requeued', reason: 'full' },
+  cancel: { type: 'cancel', by: '1200000000000000003' },
   accepted: { type: 'accepted', task: task('queued') },
   abandoned: { type: 'abandoned', code: 'rejected', message: 'no' },
   polled: { type: 'polled', task: task('in_progress', 40) },
@@ -111,8 +116,12 @@ describe('the lifecycle table', () => {
       }
     }
     const ended = statusesIn('ended');
-    // A status is either scheduled, ended, or the one in-flight submission: nothing is left unowned.
-    expect([...statusesIn('scheduled'), ...ended, 'submitting'].sort()).toEqual([...JOB_STATUSES].sort());
+    // A status is either in line, in flight to upstream, scheduled, or ended: nothing is left unowned.
+    expect([...statusesIn('inLine'), 'submitting', ...statusesIn('scheduled'), ...ended].sort()).toEqual(
+      [...JOB_STATUSES].sort(),
+    );
+    for (const s of statusesIn('usesCapacity')) expect(statusesIn('holdsSlot')).toContain(s);
+    for (const s of statusesIn('cancellable')) expect(ended).not.toContain(s);
     for (const s of statusesIn('scheduled')) expect(ended).not.toContain(s);
     for (const s of statusesIn('polled')) expect(statusesIn('scheduled')).toContain(s);
     for (const s of statusesIn('failure')) expect(ended).toContain(s);
@@ -156,10 +165,13 @@ describe('the lifecycle table', () => {
     for (const status of JOB_STATUSES) {
       const r = jobs.insertWithinQuota(newJob({ userId: '1200000000000000099' }), quota, NOW);
       if (!r.ok) throw new Error('insert refused');
-      jobs.transition(r.job.id, 'submitting', status, { upstreamId: `t-${status}`, nextRunAt: NOW }, NOW);
+      jobs.transition(r.job.id, 'waiting', status, { upstreamId: `t-${status}`, nextRunAt: NOW }, NOW);
     }
     const usage = jobs.guildUsage('1200000000000000001', 0);
-    expect(usage).toEqual({ started: statusesIn('countsToday').length, active: statusesIn('holdsSlot').length });
+    expect(usage).toMatchObject({
+      started: statusesIn('countsToday').length,
+      active: statusesIn('holdsSlot').length,
+    });
     expect(jobs.due(NOW, 100).map((j) => j.status)).toEqual(expect.arrayContaining([...statusesIn('scheduled')]));
     expect(jobs.due(NOW, 100)).toHaveLength(statusesIn('scheduled').length);
     expect(
@@ -259,10 +271,11 @@ describe('transitions', () => {
       ok: true,
       step: { to: 'delivery_failed', effects: [{ type: 'showOutcome' }] },
     });
+    // (Either way the slot it held is freed, so the dispatcher looks again.)
     const quiet = decide(job(), { type: 'abandoned', code: 'image_unreadable', message: 'x' }, NOW, rules);
-    expect(quiet.ok && quiet.step.effects).toEqual([]);
+    expect(quiet.ok && quiet.step.effects).toEqual([{ type: 'dispatch' }]);
     const shown = decide(job(), { type: 'abandoned', code: 'unknown', message: 'x' }, NOW, rules);
-    expect(shown.ok && shown.step.effects).toEqual([{ type: 'showOutcome' }]);
+    expect(shown.ok && shown.step.effects).toEqual([{ type: 'showOutcome' }, { type: 'dispatch' }]);
   });
 
   it('timedOut records the deadline the job had, so the message needs no configuration', () => {

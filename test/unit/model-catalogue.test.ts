@@ -15,7 +15,7 @@ import {
   ModelCatalogue,
   OPTIONAL_FIELDS,
   parseCatalogue,
-  parseModelList,
+  splitModelList,
   type CatalogueSpec,
 } from '../../src/services/capabilities.js';
 import { syncCommands } from '../../src/services/command-sync.js';
@@ -181,11 +181,11 @@ describe('reading a catalogue file', () => {
   });
 
   it('moderators’ lists match ids without regard to case and keep the catalogue’s spelling', () => {
-    expect(parseModelList('Veo3.1，KLING-v1-6 veo3.1', ['veo3.1', 'kling-v1-6'])).toEqual({
+    expect(splitModelList('Veo3.1，KLING-v1-6 veo3.1', ['veo3.1', 'kling-v1-6'])).toEqual({
       models: ['veo3.1', 'kling-v1-6'],
       unknown: [],
     });
-    expect(parseModelList('Sora-9', ['sora-2']).unknown).toEqual(['sora-9']);
+    expect(splitModelList('Sora-9', ['sora-2']).unknown).toEqual(['sora-9']);
   });
 });
 

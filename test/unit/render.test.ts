@@ -39,10 +39,12 @@ function job(overrides: Partial<Job> = {}): Job {
     deliveryAttempts: 0,
     deliveryClaimedAt: null,
     postAttemptedAt: null,
+    cancelledBy: null,
     deliveredMessageId: null,
     deliveryMode: null,
     messageId: '1300000000000000001',
     messageGone: false,
+    cost: 0,
     updatedAt: 0,
     ...overrides,
   };

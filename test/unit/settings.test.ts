@@ -37,6 +37,10 @@ describe('SettingsService', () => {
       lockPrivate: false,
       lockWatermark: false,
       allowedChannels: [],
+      serverDailyLimit: 0,
+      serverDailyCredits: 0,
+      costOverrides: null,
+      logChannel: null,
       customized: false,
     });
   });
@@ -95,11 +99,15 @@ describe('buildSettingsPatch', () => {
     lockPrivate: false,
     lockWatermark: false,
     allowedChannels: ['c1'],
+    serverDailyLimit: 0,
+    serverDailyCredits: 0,
+    costOverrides: null,
+    logChannel: null,
     customized: true,
   };
   const refusal = (input: SettingsChangeInput) => {
     try {
-      buildSettingsPatch(current, input, models);
+      buildSettingsPatch(current, input, models, catalogue.models);
     } catch (err) {
       expect(err).toBeInstanceOf(UserFacingError);
       return (err as UserFacingError).key;
@@ -122,6 +130,7 @@ describe('buildSettingsPatch', () => {
           addChannel: 'c2',
         },
         models,
+        catalogue.models,
       ),
     ).toEqual({
       private: true,
@@ -136,8 +145,12 @@ describe('buildSettingsPatch', () => {
   });
 
   it('removes channels and goes back to all channels when the list empties', () => {
-    expect(buildSettingsPatch(current, { removeChannel: 'c1' }, models)).toEqual({ allowedChannels: null });
-    expect(buildSettingsPatch(current, { allChannels: true }, models)).toEqual({ allowedChannels: null });
+    expect(buildSettingsPatch(current, { removeChannel: 'c1' }, models, catalogue.models)).toEqual({
+      allowedChannels: null,
+    });
+    expect(buildSettingsPatch(current, { allChannels: true }, models, catalogue.models)).toEqual({
+      allowedChannels: null,
+    });
   });
 
   it.each<[string, SettingsChangeInput, string]>([

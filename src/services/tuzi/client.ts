@@ -201,6 +201,23 @@ export class TuziClient {
   }
 
   /**
+   * `DELETE /v1/videos/{id}` (OpenAI's API; not in the seed): asks the
+   * provider to stop and remove a task. True when it answered that it did
+   * (`deleted: true`); a provider without the route answers 404/405, which
+   * rejects like any HTTP error.
+   */
+  async deleteVideo(id: string, opts: RequestOptions = {}): Promise<boolean> {
+    const url = `${this.#base}/v1/videos/${this.#segment('delete', id)}`;
+    const body = await this.#withRetries(
+      'delete',
+      (err) => err.retryable,
+      () => this.#sendJson('delete', 'DELETE', url, undefined, opts.signal),
+      opts.signal,
+    );
+    return typeof body === 'object' && body !== null && (body as { deleted?: unknown }).deleted === true;
+  }
+
+  /**
    * Streams a video to `destination`. `idOrUrl` is either a `video_url`
    * (absolute http(s) URL) or a task id (`GET /v1/videos/{id}/content`).
    * The file appears only when complete and verified; on failure nothing is
@@ -367,7 +384,7 @@ export class TuziClient {
 
   async #sendJson(
     operation: TuziOperation,
-    method: 'GET' | 'POST',
+    method: 'GET' | 'POST' | 'DELETE',
     url: string,
     body: FormData | undefined,
     signal: AbortSignal | undefined,
