@@ -26,12 +26,15 @@ import { Presenter } from './jobs/presenter.js';
 import { AdmissionService } from './services/admission.js';
 import { Heartbeat, Ops, createBotMetrics, type Metrics } from './ops/index.js';
 import { lifecycleMetrics } from './ops/metrics.js';
+import { accepts, ModelCatalogue } from './services/capabilities.js';
 import { syncCommands } from './services/command-sync.js';
 import { DiscordMessenger } from './services/discord-messenger.js';
 import { ImageRetention } from './services/image-retention.js';
 import { ImageStore } from './services/image-store.js';
+import { ModelAvailability } from './services/model-availability.js';
 import { ChannelLogSender, lifecycleObserver, linePauseNotices, ModLog } from './services/mod-log.js';
 import { nextPollDelay } from './services/poll-policy.js';
+import { Reencoder, resolveBinaries } from './services/reencode.js';
 import { SettingsService } from './services/settings.js';
 import { TuziClient } from './services/tuzi/client.js';
 import type { DestinationStream } from 'pino';
@@ -55,6 +58,11 @@ export interface App {
   /** Health checks, the metrics endpoint, daily backups (src/ops/). */
   readonly ops: Ops;
   readonly metrics: Metrics;
+  readonly catalogue: ModelCatalogue;
+  /** What the provider says about the catalogue (its model list, refused models). */
+  readonly availability: ModelAvailability;
+  /** Settles once the start-up look at the provider's model list ended (it never blocks start). */
+  modelsChecked(): Promise<void>;
   /** Logs in, waits for the gateway, syncs commands, recovers and starts the poller. */
   start(): Promise<void>;
   /** True when no interaction handler and no job step is running (tests wait for this). */
@@ -67,6 +75,8 @@ export interface App {
 
 /** Leases and delivery retries, in one place. */
 const LEASE_MS = 2 * 60_000;
+/** The start-up look at `GET /v1/models` gives up after this. */
+const MODELS_CHECK_MS = 10_000;
 const MAX_DELIVERY_ATTEMPTS = 6;
 
 /**
@@ -96,6 +106,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       ...(overrides.logDestination ? { destination: overrides.logDestination } : {}),
     });
 
+  const catalogue = new ModelCatalogue(config.catalogue);
   const db = openDatabase(config.databasePath);
   const jobs = new JobsRepository(db);
   const settingsRepo = new SettingsRepository(db);
@@ -181,10 +192,16 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       lifecycleMetrics(metrics, () => clock.now()),
     ),
   );
-  const delivery = new Delivery(events, messenger, tuzi, log, {
+  const binaries = config.reencodeTimeoutMs > 0 ? resolveBinaries(config) : undefined;
+  if (config.reencodeTimeoutMs > 0 && !binaries)
+    log.warn('ffmpeg/ffprobe not found for this platform: videos over the upload limit will be linked, not re-encoded');
+  // Below the delivery lease: a re-encode never outlives the claim it runs under.
+  const reencodeTimeoutMs = Math.min(config.reencodeTimeoutMs, LEASE_MS - 15_000);
+  const delivery = new Delivery(events, messenger, tuzi, clock, log, {
     maxVideoBytes: config.maxVideoBytes,
     tempDir: config.tempDir,
     delivered: (mode, bytes) => metrics.delivered(mode, bytes),
+    ...(binaries ? { reencoder: new Reencoder({ binaries, timeoutMs: reencodeTimeoutMs }) } : {}),
   });
   const worker = new JobWorker(events, tuzi, delivery, clock, log, rules);
   const images = new ImageStore(path.join(dataDir, 'images'), config.maxImageBytes);
@@ -193,6 +210,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     everyMs: 6 * 60 * 60_000,
     orphanGraceMs: 60 * 60_000,
   });
+  const availability = new ModelAvailability(catalogue, tuzi, clock, log);
   const dispatcher = new Dispatcher(
     jobs,
     events,
@@ -208,16 +226,23 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       probeMinMs: 60_000,
       probeMaxMs: 10 * 60_000,
       backoffMs: 5_000,
-    },
-    linePauseNotices(
-      modLog,
-      () => {
-        const byGuild = new Map<string, number>();
-        for (const w of jobs.line().waiting) if (w.guildId) byGuild.set(w.guildId, (byGuild.get(w.guildId) ?? 0) + 1);
-        return byGuild;
+      accepts: (model, field) => {
+        const entry = catalogue.find(model);
+        return !entry || accepts(entry, field);
       },
-      () => clock.now(),
-    ),
+    },
+    {
+      ...linePauseNotices(
+        modLog,
+        () => {
+          const byGuild = new Map<string, number>();
+          for (const w of jobs.line().waiting) if (w.guildId) byGuild.set(w.guildId, (byGuild.get(w.guildId) ?? 0) + 1);
+          return byGuild;
+        },
+        () => clock.now(),
+      ),
+      modelUnavailable: (model, message) => availability.noteRefused(model, message),
+    },
   );
   const jobService = new JobService(
     jobs,
@@ -228,14 +253,14 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     dispatcher,
     clock,
     log,
-    { maxImageBytes: config.maxImageBytes },
+    { maxImageBytes: config.maxImageBytes, catalogue },
     admission,
   );
 
   const history = createSoraJobsCommand({ jobs });
   const router = new InteractionRouter(
     [
-      createSoraCommand({ jobs: jobService, jobsRepo: jobs, clock }),
+      createSoraCommand({ jobs: jobService, jobsRepo: jobs, clock, catalogue }),
       createSoraConfigCommand({
         settings,
         settingsRepo,
@@ -243,6 +268,8 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
         jobs,
         clock,
         modLog,
+        catalogue,
+        availability,
         service: () => (dispatcher.paused ? { paused: dispatcher.paused } : {}),
       }),
       history.command,
@@ -270,6 +297,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
   client.on(Events.ShardDisconnect, (event, shard) => log.warn({ code: event.code, shard }, 'gateway disconnected'));
 
   let stopped = false;
+  let modelsChecked: Promise<void> = Promise.resolve();
   return {
     config,
     client,
@@ -279,8 +307,17 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     log,
     ops,
     metrics,
+    catalogue,
+    availability,
+    modelsChecked: () => modelsChecked,
     async start() {
       await ops.startServer(); // ops: /healthz answers 503 until the gateway, database and poller are up
+      log.info(
+        { source: config.catalogueSource, models: catalogue.ids(), default: catalogue.defaultModel.id },
+        'model catalogue',
+      );
+      // Not awaited: a provider without the route, or a slow one, must not hold up the start.
+      modelsChecked = availability.check(MODELS_CHECK_MS);
       // Before the gateway connects, so every row still in `submitting` was left by an earlier process.
       const interrupted = jobService.settleInterrupted();
       if (interrupted.length > 0)
@@ -289,7 +326,8 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       await client.login(config.discordToken);
       await ready;
       const applicationId = client.application!.id;
-      await syncCommands(client.rest, state, log, applicationId, commandDefinitions, config.discordGuildId).catch(
+      const definitions = commandDefinitions(catalogue);
+      await syncCommands(client.rest, state, log, applicationId, definitions, config.discordGuildId).catch(
         (err: unknown) => log.error({ err }, 'command registration failed; the previous registration stays in place'),
       );
       for (const applied of interrupted)

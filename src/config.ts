@@ -4,7 +4,7 @@ import path from 'node:path';
 import dotenv from 'dotenv';
 import { z } from 'zod';
 import { LOG_LEVELS } from './logger.js';
-import { MODELS, splitModelList } from './services/capabilities.js';
+import { BUILT_IN_CATALOGUE, readCatalogueFile, splitModelList, type CatalogueSpec } from './services/capabilities.js';
 
 const httpUrl = (what: string) =>
   z
@@ -72,8 +72,6 @@ const secret = (name: string, where: string) =>
     .min(1, `is required: ${where}`)
     .refine((v) => !/\s/.test(v), `must not contain spaces (check ${name} in .env)`);
 
-const modelIds = MODELS.map((m) => m.id);
-
 const schema = z.object({
   DISCORD_TOKEN: secret(
     'DISCORD_TOKEN',
@@ -127,23 +125,12 @@ const schema = z.object({
   DEFAULT_WATERMARK: bool(false),
   DEFAULT_DAILY_LIMIT: int(0, 0, 10_000),
   DEFAULT_MAX_ACTIVE: int(2, 0, 1_000),
-  DEFAULT_ALLOWED_MODELS: z
-    .string()
-    .trim()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v === '') return [...modelIds];
-      // Read exactly as /sora-config allowed_models reads it.
-      const { models: list, unknown } = splitModelList(v, modelIds);
-      if (unknown.length > 0 || list.length === 0) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `unknown model(s) ${unknown.join(', ') || '(none)'}; use a comma-separated list of ${modelIds.join(', ')}`,
-        });
-        return z.NEVER;
-      }
-      return list;
-    }),
+  DEFAULT_ALLOWED_MODELS: z.string().trim().optional(),
+  MODELS_FILE: z.string().trim().optional(),
+  // At most the delivery lease (2 min) less a margin: an encode never outlives the claim it runs under.
+  REENCODE_TIMEOUT_SECONDS: int(100, 0, 105),
+  FFMPEG_PATH: z.string().trim().optional(),
+  FFPROBE_PATH: z.string().trim().optional(),
 });
 
 export type Config = Readonly<{
@@ -175,6 +162,15 @@ export type Config = Readonly<{
   backupDir: string | undefined;
   /** Daily backups kept in backupDir (older ones are deleted). */
   backupKeep: number;
+  /** The model catalogue (MODELS_FILE, or the built-in one), validated. */
+  catalogue: CatalogueSpec;
+  /** Where the catalogue came from, for the start log: the file, or `built-in`. */
+  catalogueSource: string;
+  /** Longest a re-encode of an oversized video may run; 0 turns re-encoding off (a link is posted instead). */
+  reencodeTimeoutMs: number;
+  /** ffmpeg and ffprobe binaries; unset: the ones npm installed (@ffmpeg-installer, @ffprobe-installer). */
+  ffmpegPath: string | undefined;
+  ffprobePath: string | undefined;
   serverDefaults: {
     private: boolean;
     watermark: boolean;
@@ -234,7 +230,12 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       );
     }
   }
-  if (problems.length > 0 || !result.success) throw new ConfigError(problems);
+  const modelsFile = env.MODELS_FILE?.trim() || undefined;
+  const read = modelsFile ? readCatalogueFile(modelsFile) : { ok: true as const, spec: BUILT_IN_CATALOGUE };
+  if (!read.ok) problems.push(...read.problems.map((p) => `MODELS_FILE ${p}`));
+  const allowed = read.ok ? allowedModels(env.DEFAULT_ALLOWED_MODELS, read.spec) : { ok: true as const, models: [] };
+  if (!allowed.ok) problems.push(`DEFAULT_ALLOWED_MODELS ${allowed.problem}`);
+  if (problems.length > 0 || !result.success || !read.ok || !allowed.ok) throw new ConfigError(problems);
   const v = result.data;
   return {
     discordToken: v.DISCORD_TOKEN,
@@ -259,14 +260,35 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     metricsHost: v.METRICS_HOST,
     backupDir: v.BACKUP_DIR,
     backupKeep: v.BACKUP_KEEP,
+    catalogue: read.spec,
+    catalogueSource: modelsFile ?? 'built-in',
+    reencodeTimeoutMs: v.REENCODE_TIMEOUT_SECONDS * 1000,
+    ffmpegPath: v.FFMPEG_PATH || undefined,
+    ffprobePath: v.FFPROBE_PATH || undefined,
     serverDefaults: {
       private: v.DEFAULT_PRIVATE,
       watermark: v.DEFAULT_WATERMARK,
       dailyLimit: v.DEFAULT_DAILY_LIMIT,
       maxActive: v.DEFAULT_MAX_ACTIVE,
-      allowedModels: v.DEFAULT_ALLOWED_MODELS,
+      allowedModels: allowed.models,
     },
   };
+}
+
+/** DEFAULT_ALLOWED_MODELS read exactly as /sora-config allowed_models reads it; unset: every catalogue model. */
+function allowedModels(
+  text: string | undefined,
+  catalogue: CatalogueSpec,
+): { ok: true; models: string[] } | { ok: false; problem: string } {
+  const ids = catalogue.models.map((m) => m.id);
+  if (text === undefined || text.trim() === '') return { ok: true, models: ids };
+  const { models, unknown } = splitModelList(text, ids);
+  if (unknown.length > 0 || models.length === 0)
+    return {
+      ok: false,
+      problem: `unknown model(s) ${unknown.join(', ') || '(none)'}; use a comma-separated list of ${ids.join(', ')}`,
+    };
+  return { ok: true, models };
 }
 
 /** Creates the database folder and checks that it can be written. */

@@ -17,9 +17,10 @@ import { newJob } from '../../emulators/job-rows.js';
 import { spawnBot, spawnSimulatedBot, startWorld, type SimulatedBot, type World } from '../../emulators/world.js';
 import { formatAckResult, runAckBench } from './ack.js';
 import { formatPollingTable, runPollingBench } from './polling.js';
+import { runReencodeBench } from './reencode.js';
 
 const quick = process.argv.includes('--quick');
-/** `--only ack,polling,…` runs some parts (names: ack, polling, edits, scale, delivery, autocomplete). */
+/** `--only ack,polling,…` runs some parts (names: ack, polling, edits, scale, delivery, autocomplete, reencode). */
 const only = process.argv
   .find((a) => a.startsWith('--only='))
   ?.slice('--only='.length)
@@ -426,6 +427,38 @@ function autocomplete(): void {
   db.close();
 }
 
+/** 8. A 30 MiB video into a 10 MiB channel: re-encoded to fit, against the same video posted as it is. */
+async function reencode(): Promise<void> {
+  const r = await runReencodeBench({ rounds: quick ? 1 : 3 });
+  results.reencode = r;
+  const ratio = r.medianReencodedSeconds / r.medianAsIsSeconds;
+  table(
+    `8. Re-encoding — a ${r.videoMiB.toFixed(1)} MiB, 4 s video into a 10 MiB channel, real bot in its own process, ${r.rounds.length / 2} round(s) each way`,
+    [
+      [
+        're-encoded to (MiB, limit 10)',
+        r.rounds
+          .filter((x) => x.mode === 'reencoded')
+          .map((x) => x.postedMiB.toFixed(2))
+          .join(' / '),
+      ],
+      ['seconds per video, delivered re-encoded (median)', `${r.medianReencodedSeconds.toFixed(1)} s`],
+      ['… of which ffmpeg ran (median)', `${r.medianFfmpegSeconds.toFixed(1)} s`],
+      ['seconds per video, same video posted as it is (baseline)', `${r.medianAsIsSeconds.toFixed(1)} s`],
+      ['re-encoded / as-is', `${ratio.toFixed(1)} ×`],
+      ['ffmpeg child peak RSS (VmHWM)', `${r.ffmpegPeakRssMiB.toFixed(0)} MiB`],
+      [
+        'bot peak RSS growth, re-encoded / as-is',
+        `${r.botPeakGrowthMiB.toFixed(1)} / ${r.botPeakGrowthAsIsMiB.toFixed(1)} MiB`,
+      ],
+      [
+        'bot largest event-loop stall, re-encoded / as-is',
+        `${r.maxEventLoopStallMs.toFixed(1)} / ${r.maxEventLoopStallAsIsMs.toFixed(1)} ms`,
+      ],
+    ],
+  );
+}
+
 async function main(): Promise<void> {
   console.log(
     `# Benchmarks${quick ? ' (quick)' : ''} — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, Node ${process.version}`,
@@ -436,6 +469,7 @@ async function main(): Promise<void> {
   if (wanted('scale')) await scale();
   if (wanted('delivery')) await deliveryMemory();
   if (wanted('autocomplete')) autocomplete();
+  if (wanted('reencode')) await reencode();
   fs.mkdirSync('bench-results', { recursive: true });
   const file = path.join('bench-results', quick ? 'bench-quick.json' : 'bench.json');
   fs.writeFileSync(file, JSON.stringify(results, null, 2));

@@ -14,9 +14,10 @@ import type { ControlsRepository, RoleRulePatch } from '../db/controls-repositor
 import type { JobsRepository } from '../db/jobs-repository.js';
 import type { SettingsRepository } from '../db/settings-repository.js';
 import { UserFacingError } from '../errors.js';
-import { MODELS } from '../services/capabilities.js';
+import type { ModelCatalogue } from '../services/capabilities.js';
 import { buildControlsExport } from '../services/controls-export.js';
 import { costTable, defaultCost } from '../services/costs.js';
+import type { ModelAvailability } from '../services/model-availability.js';
 import type { ModLog } from '../services/mod-log.js';
 import { compileTerm, FILTER_MAX_TERMS, FILTER_TERM_MAX_LENGTH } from '../services/prompt-filter.js';
 import {
@@ -156,8 +157,9 @@ export const soraConfigCommandData = {
           type: ApplicationCommandOptionType.String,
           name: 'allowed_models',
           name_localizations: zh('允许的模型'),
-          description: `Comma-separated: ${MODELS.map((m) => m.id).join(', ')}`,
-          description_localizations: zh(`以逗号分隔：${MODELS.map((m) => m.id).join(', ')}`),
+          // The models come from the catalogue, which may be long: `show` lists them, not this description.
+          description: 'Comma-separated model ids (see /sora-config show)',
+          description_localizations: zh('以逗号分隔的模型 ID（见 /sora-config 查看）'),
           max_length: 200,
         },
         {
@@ -293,8 +295,8 @@ export const soraConfigCommandData = {
               type: ApplicationCommandOptionType.String,
               name: 'allowed_models',
               name_localizations: zh('允许的模型'),
-              description: `Comma-separated: ${MODELS.map((m) => m.id).join(', ')}`,
-              description_localizations: zh(`以逗号分隔：${MODELS.map((m) => m.id).join(', ')}`),
+              description: 'Comma-separated model ids (see /sora-config show)',
+              description_localizations: zh('以逗号分隔的模型 ID（见 /sora-config 查看）'),
               max_length: 200,
             },
           ],
@@ -483,10 +485,14 @@ export interface SoraConfigDeps {
   modLog?: Pick<ModLog, 'record'>;
   /** The bot's video service as a whole (the line's pause), shown at the top of `show`. */
   service?: () => ServiceSummary;
+  /** The models members may be allowed (allowed_models, costs). */
+  catalogue: ModelCatalogue;
+  /** What the provider says about them (its list, refused models), for `show`. */
+  availability?: Pick<ModelAvailability, 'problems'>;
 }
 
 export function createSoraConfigCommand(deps: SoraConfigDeps): SlashCommand {
-  const knownModels = MODELS.map((m) => m.id);
+  const knownModels = deps.catalogue.ids();
   const show = (locale: string, guildId: string) => {
     const now = deps.clock.now();
     const dayStart = utcDayStart(now);
@@ -501,7 +507,7 @@ export function createSoraConfigCommand(deps: SoraConfigDeps): SlashCommand {
       {
         credits: usage.credits,
         resetAt: dayStart + 86_400_000,
-        costs: costTable(lookup, MODELS).map((c) => ({
+        costs: costTable(lookup, deps.catalogue.models).map((c) => ({
           ...c,
           changed: c.credits !== defaultCost(c.model, c.seconds),
         })),
@@ -511,6 +517,7 @@ export function createSoraConfigCommand(deps: SoraConfigDeps): SlashCommand {
         refusals: deps.controls.refusalCounts(guildId, dayStart),
       },
       deps.service?.(),
+      deps.availability?.problems(),
     );
   };
 
@@ -649,7 +656,7 @@ export function createSoraConfigCommand(deps: SoraConfigDeps): SlashCommand {
           return;
         case 'set': {
           const before = deps.settings.effective(guildId);
-          const patch = buildSettingsPatch(before, readSetOptions(interaction), knownModels, MODELS);
+          const patch = buildSettingsPatch(before, readSetOptions(interaction), knownModels, deps.catalogue.models);
           if (patch.logChannel) checkLogChannelAccess(interaction, patch.logChannel);
           const after = deps.settings.update(guildId, patch, userId, now);
           // Turning the log off is still said in the channel it leaves.
@@ -670,6 +677,7 @@ export function createSoraConfigCommand(deps: SoraConfigDeps): SlashCommand {
             guildId,
             now,
             deps.jobs.guildUsage(guildId, utcDayStart(now)),
+            deps.catalogue.models,
           );
           const day = new Date(now).toISOString().slice(0, 10);
           await interaction.reply({

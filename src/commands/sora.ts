@@ -8,94 +8,144 @@ import {
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
 import type { Clock } from '../clock.js';
-import { ALL_DURATIONS, ALL_SIZES, DEFAULT_MODEL, MODELS } from '../services/capabilities.js';
+import { MAX_CHOICES, type ModelCatalogue } from '../services/capabilities.js';
 import type { JobsRepository } from '../db/jobs-repository.js';
 import type { CommandContext, Responder } from '../jobs/context.js';
 import type { JobService } from '../jobs/job-service.js';
+import type { MessageKey } from '../ui/i18n.js';
 import { shorten } from '../ui/render.js';
 import { PROMPT_MAX_LENGTH, type SoraOptions } from '../services/sora-request.js';
 import { described, named } from './localize.js';
 import type { SlashCommand } from './types.js';
 
-/** Option names are fixed: tools outside the code rely on them. Their labels and descriptions are in the catalogue. */
-export const soraCommandData = {
-  name: 'sora',
-  ...described('cmd.sora.description'),
-  contexts: [InteractionContextType.Guild],
-  integration_types: [ApplicationIntegrationType.GuildInstall],
-  options: [
-    {
-      type: ApplicationCommandOptionType.String,
-      ...named('cmd.sora.prompt'),
-      ...described('cmd.sora.prompt.description'),
-      required: true,
-      max_length: PROMPT_MAX_LENGTH,
-    },
-    {
-      type: ApplicationCommandOptionType.String,
-      ...named('cmd.sora.model'),
-      ...described('cmd.sora.model.description', { model: DEFAULT_MODEL }),
-      choices: MODELS.map((m) => ({ name: m.id, value: m.id })),
-    },
-    {
-      type: ApplicationCommandOptionType.Integer,
-      ...named('cmd.sora.duration'),
-      ...described('cmd.sora.duration.description'),
-      choices: ALL_DURATIONS.map((d) => ({ ...named('job.value.seconds', { seconds: d }), value: d })),
-    },
-    {
-      type: ApplicationCommandOptionType.String,
-      ...named('cmd.sora.size'),
-      ...described('cmd.sora.size.description'),
-      choices: ALL_SIZES.map((s) => ({ name: s, value: s })),
-    },
-    {
-      type: ApplicationCommandOptionType.Attachment,
-      ...named('cmd.sora.image'),
-      ...described('cmd.sora.image.description'),
-    },
-    {
-      type: ApplicationCommandOptionType.String,
-      ...named('cmd.sora.image_url'),
-      ...described('cmd.sora.image_url.description'),
-      max_length: 2000,
-    },
-    {
-      type: ApplicationCommandOptionType.Boolean,
-      ...named('cmd.sora.watermark'),
-      ...described('cmd.sora.watermark.description'),
-    },
-    {
-      type: ApplicationCommandOptionType.Boolean,
-      ...named('cmd.sora.private'),
-      ...described('cmd.sora.private.description'),
-    },
-    {
-      type: ApplicationCommandOptionType.String,
-      ...named('cmd.sora.character_url'),
-      ...described('cmd.sora.character_url.description'),
-      max_length: 2000,
-    },
-    {
-      type: ApplicationCommandOptionType.String,
-      ...named('cmd.sora.character_timestamps'),
-      ...described('cmd.sora.character_timestamps.description'),
-      max_length: 32,
-    },
-    {
-      type: ApplicationCommandOptionType.String,
-      ...named('cmd.sora.character_from_task'),
-      ...described('cmd.sora.character_from_task.description'),
-      max_length: 200,
-      autocomplete: true,
-    },
-    {
-      type: ApplicationCommandOptionType.Boolean,
-      ...named('cmd.sora.character_create'),
-      ...described('cmd.sora.character_create.description'),
-    },
-  ],
-} as const satisfies RESTPostAPIChatInputApplicationCommandsJSONBody;
+/** Discord's limit on a command or option description. */
+const DESCRIPTION_MAX = 100;
+
+/**
+ * An option's description from the catalogue: when the values only some
+ * models take are all taken by one model, it says so ("25 only with
+ * sora-2-pro"); otherwise, or when that would not fit, the general text.
+ */
+function restrictedDescription(
+  catalogue: ModelCatalogue,
+  values: readonly (string | number)[],
+  takes: (model: ModelCatalogue['models'][number], value: string | number) => boolean,
+  keys: { general: MessageKey; only: MessageKey },
+) {
+  const restricted = values.filter((v) => !catalogue.models.every((m) => takes(m, v)));
+  const owners = new Set(restricted.flatMap((v) => catalogue.models.filter((m) => takes(m, v)).map((m) => m.id)));
+  if (restricted.length > 0 && owners.size === 1) {
+    const only = described(keys.only, { values: restricted.join(', '), model: [...owners][0]! });
+    const texts = [only.description, ...Object.values(only.description_localizations)];
+    if (texts.every((text) => [...text].length <= DESCRIPTION_MAX)) return only;
+  }
+  return described(keys.general);
+}
+
+/**
+ * A choice list when it fits Discord's 25 choices; beyond that the option
+ * switches to autocomplete (answered by the command's autocomplete handler).
+ */
+function choicesOrAutocomplete<T extends string | number>(values: readonly T[], choice: (v: T) => { name: string }) {
+  if (values.length > MAX_CHOICES) return { autocomplete: true as const };
+  return { choices: values.map((v) => ({ ...choice(v), value: v })) };
+}
+
+/**
+ * The `/sora` definition, built from the model catalogue: the model, duration
+ * and size choices and their help texts change with it, and so does the
+ * definition's hash, which makes the start-up sync register it again
+ * (services/command-sync.ts). Option names are fixed: tools outside the code
+ * rely on them. Their labels and descriptions are in the message catalogue.
+ */
+export function soraCommandData(catalogue: ModelCatalogue) {
+  const durations = catalogue.allDurations();
+  const sizes = catalogue.allSizes();
+  return {
+    name: 'sora',
+    ...described('cmd.sora.description'),
+    contexts: [InteractionContextType.Guild],
+    integration_types: [ApplicationIntegrationType.GuildInstall],
+    options: [
+      {
+        type: ApplicationCommandOptionType.String,
+        ...named('cmd.sora.prompt'),
+        ...described('cmd.sora.prompt.description'),
+        required: true,
+        max_length: PROMPT_MAX_LENGTH,
+      },
+      {
+        type: ApplicationCommandOptionType.String,
+        ...named('cmd.sora.model'),
+        ...described('cmd.sora.model.description', { model: catalogue.defaultModel.id }),
+        ...choicesOrAutocomplete(catalogue.ids(), (id) => ({ name: catalogue.find(id)!.name })),
+      },
+      {
+        type: ApplicationCommandOptionType.Integer,
+        ...named('cmd.sora.duration'),
+        ...restrictedDescription(catalogue, durations, (m, v) => m.durations.includes(v as number), {
+          general: 'cmd.sora.duration.description',
+          only: 'cmd.sora.duration.description_only',
+        }),
+        ...choicesOrAutocomplete(durations, (d) => named('job.value.seconds', { seconds: d })),
+      },
+      {
+        type: ApplicationCommandOptionType.String,
+        ...named('cmd.sora.size'),
+        ...restrictedDescription(catalogue, sizes, (m, v) => m.sizes.includes(v as string), {
+          general: 'cmd.sora.size.description',
+          only: 'cmd.sora.size.description_only',
+        }),
+        ...choicesOrAutocomplete(sizes, (size) => ({ name: size })),
+      },
+      {
+        type: ApplicationCommandOptionType.Attachment,
+        ...named('cmd.sora.image'),
+        ...described('cmd.sora.image.description'),
+      },
+      {
+        type: ApplicationCommandOptionType.String,
+        ...named('cmd.sora.image_url'),
+        ...described('cmd.sora.image_url.description'),
+        max_length: 2000,
+      },
+      {
+        type: ApplicationCommandOptionType.Boolean,
+        ...named('cmd.sora.watermark'),
+        ...described('cmd.sora.watermark.description'),
+      },
+      {
+        type: ApplicationCommandOptionType.Boolean,
+        ...named('cmd.sora.private'),
+        ...described('cmd.sora.private.description'),
+      },
+      {
+        type: ApplicationCommandOptionType.String,
+        ...named('cmd.sora.character_url'),
+        ...described('cmd.sora.character_url.description'),
+        max_length: 2000,
+      },
+      {
+        type: ApplicationCommandOptionType.String,
+        ...named('cmd.sora.character_timestamps'),
+        ...described('cmd.sora.character_timestamps.description'),
+        max_length: 32,
+      },
+      {
+        type: ApplicationCommandOptionType.String,
+        ...named('cmd.sora.character_from_task'),
+        ...described('cmd.sora.character_from_task.description'),
+        max_length: 200,
+        autocomplete: true,
+      },
+      {
+        type: ApplicationCommandOptionType.Boolean,
+        ...named('cmd.sora.character_create'),
+        ...described('cmd.sora.character_create.description'),
+      },
+    ],
+  } satisfies RESTPostAPIChatInputApplicationCommandsJSONBody;
+}
 
 /** Reads the options exactly as the member gave them. */
 export function readSoraOptions(interaction: ChatInputCommandInteraction): SoraOptions {
@@ -174,9 +224,43 @@ export function commandContext(
   };
 }
 
-export function createSoraCommand(deps: { jobs: JobService; jobsRepo: JobsRepository; clock: Clock }): SlashCommand {
+/**
+ * Autocomplete for the options that outgrew Discord's 25 choices: the
+ * catalogue's values matching what the member typed, narrowed to the model
+ * picked so far.
+ */
+export function catalogueSuggestions(
+  catalogue: ModelCatalogue,
+  option: 'model' | 'duration' | 'size',
+  typed: string,
+  modelId: string | null,
+): { name: string; value: string | number }[] {
+  const q = typed.trim().toLowerCase();
+  const model = modelId ? catalogue.find(modelId) : undefined;
+  if (option === 'model')
+    return catalogue.models
+      .filter((m) => m.id.toLowerCase().includes(q) || m.name.toLowerCase().includes(q))
+      .slice(0, MAX_CHOICES)
+      .map((m) => ({ name: shorten(m.name === m.id ? m.id : `${m.name} (${m.id})`, 100), value: m.id }));
+  if (option === 'duration')
+    return (model?.durations ?? catalogue.allDurations())
+      .filter((d) => String(d).startsWith(q))
+      .slice(0, MAX_CHOICES)
+      .map((d) => ({ name: `${d} s`, value: d }));
+  return (model?.sizes ?? catalogue.allSizes())
+    .filter((size) => size.toLowerCase().includes(q))
+    .slice(0, MAX_CHOICES)
+    .map((size) => ({ name: size, value: size }));
+}
+
+export function createSoraCommand(deps: {
+  jobs: JobService;
+  jobsRepo: JobsRepository;
+  clock: Clock;
+  catalogue: ModelCatalogue;
+}): SlashCommand {
   return {
-    data: soraCommandData,
+    data: soraCommandData(deps.catalogue),
     async execute(interaction) {
       await deps.jobs.start(
         commandContext(interaction, deps.clock),
@@ -186,6 +270,10 @@ export function createSoraCommand(deps: { jobs: JobService; jobsRepo: JobsReposi
     },
     async autocomplete(interaction) {
       const focused = interaction.options.getFocused(true);
+      if (focused.name === 'model' || focused.name === 'duration' || focused.name === 'size') {
+        const model = focused.name === 'model' ? null : interaction.options.getString('model');
+        return interaction.respond(catalogueSuggestions(deps.catalogue, focused.name, String(focused.value), model));
+      }
       if (focused.name !== 'character_from_task') return interaction.respond([]);
       const jobs = deps.jobsRepo.searchCompleted(interaction.user.id, String(focused.value), 25);
       await interaction.respond(

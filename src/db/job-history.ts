@@ -27,11 +27,11 @@ interface EndRow {
 const COLUMNS = `id, model, seconds, size, submitted_at, started_at, started_progress, end_progress,
   end_progress_at, end_prev_poll_at, ended_at, status`;
 /**
- * Ends that say something about the provider's timing: a task upstream no
- * longer knew (job-worker's 404 path, error code not_found) ended by
- * vanishing, not by finishing.
+ * Ends that say something about the provider's timing. A task upstream no
+ * longer knew ended by vanishing, not by finishing: the lifecycle records no
+ * end for it (lifecycle.ts pollFailed), so it has no ended_at.
  */
-const USABLE = `ended_at IS NOT NULL AND submitted_at IS NOT NULL AND error_code IS NOT 'not_found'`;
+const USABLE = `ended_at IS NOT NULL AND submitted_at IS NOT NULL`;
 
 function toFinishedJob(r: EndRow): FinishedJob {
   return {

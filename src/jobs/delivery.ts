@@ -1,21 +1,47 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { Clock } from '../clock.js';
 import type { Job } from '../db/jobs-repository.js';
 import type { Logger } from '../logger.js';
 import type { DiscordMessenger, SendOutcome } from '../services/discord-messenger.js';
+import { ReencodeError, type Reencoder } from '../services/reencode.js';
 import { describeFailure, type VideoApi } from '../services/video-api.js';
-import { renderDelivery } from '../ui/render.js';
+import { renderDelivery, type VideoLink } from '../ui/render.js';
 import { deliveryModeOf } from './delivery-marker.js';
 import type { JobEvents } from './job-events.js';
 
 export interface DeliveryOptions {
-  /** Largest video the bot downloads; bigger ones are posted as links. */
+  /** Largest video the bot downloads (to post, or to re-encode); bigger ones are posted as links. */
   maxVideoBytes: number;
   /** Where videos wait between download and upload. */
   tempDir: string;
   /** Told of each video posted, with its size when it was uploaded (metrics). */
   delivered?: (mode: 'attachment' | 'link', bytes: number | undefined) => void;
+  /** Makes a video over the upload limit fit it; without one, such a video is linked. */
+  reencoder?: Reencoder;
 }
+
+const MiB = 1024 * 1024;
+/**
+ * The smallest upload limit any Discord server has (boost tiers 0–1, and the
+ * default for webhooks since 2025-01-16: facts/discord.md). When Discord
+ * refuses a file the job's own limit allowed, this is the size that fits.
+ */
+const SMALLEST_UPLOAD_LIMIT = 10 * MiB;
+/** Bounds the look-up of a fresh link (expiry) before a post; the post goes without it after that. */
+const LINK_LOOKUP_MS = 10_000;
+
+/**
+ * The largest file the job's video may be when it is posted: the limit
+ * Discord gave the interaction, capped by MAX_VIDEO_MB. The one place the
+ * limit is chosen, so the route's own limit can replace it here.
+ */
+export function uploadLimitOf(job: Job, maxVideoBytes: number): number {
+  return Math.min(maxVideoBytes, Math.max(job.attachmentSizeLimit, 1));
+}
+
+/** What the download left in the temp file: its size, or why there is none. */
+type Downloaded = { size: number } | { size?: undefined; tooLarge: boolean } | 'retrying';
 
 /**
  * Posts a finished video exactly once. The claim (completed → delivering) is
@@ -23,12 +49,18 @@ export interface DeliveryOptions {
  * written before it goes: whenever a post may have reached Discord (a lost
  * answer, a crash, an expired lease), the next attempt first looks in the
  * channel for it, and a failed look is retried, never taken for "not posted".
+ *
+ * What goes out, in order of preference: the video itself; when it is over
+ * the upload limit, a re-encode that fits (with a link to the original when
+ * the provider gave one); only when neither can be posted, a link, which
+ * says until when it works when the provider says so.
  */
 export class Delivery {
   constructor(
     private readonly events: JobEvents,
     private readonly messenger: DiscordMessenger,
     private readonly videos: VideoApi,
+    private readonly clock: Clock,
     private readonly log: Logger,
     private readonly options: DeliveryOptions,
   ) {}
@@ -57,54 +89,151 @@ export class Delivery {
       }
     }
     const tempFile = path.join(this.options.tempDir, `job-${job.id}.mp4`);
+    const fitFile = path.join(this.options.tempDir, `job-${job.id}.fit.mp4`);
     try {
-      await this.upload(claimed, tempFile);
+      await this.upload(claimed, tempFile, fitFile);
     } finally {
-      await fs.rm(tempFile, { force: true });
+      await Promise.all([fs.rm(tempFile, { force: true }), fs.rm(fitFile, { force: true })]);
     }
   }
 
-  private async upload(job: Job, tempFile: string): Promise<void> {
+  private async upload(job: Job, tempFile: string, fitFile: string): Promise<void> {
     const download = await this.download(job, tempFile);
     if (download === 'retrying') return;
-    let tooLarge = download.tooLarge;
+    let tooLarge = download.size === undefined && download.tooLarge;
     if (download.size !== undefined) {
-      const file = { path: tempFile, name: `sora-${job.id}.mp4`, contentType: 'video/mp4' };
-      const sent = await this.post(job, 'attachment', download.size, (j) =>
-        this.messenger.post(j, renderDelivery(j, null), file, `sora-job-${j.id}`),
-      );
-      if (sent !== 'too_large') return;
+      const sent = await this.postFile(job, tempFile, fitFile, download.size);
+      if (sent === 'done') return;
       tooLarge = true;
     }
-    if (!job.videoUrl) {
+    await this.postLink(job, { tooLarge, ...(download.size !== undefined ? { size: download.size } : {}) });
+  }
+
+  /**
+   * Posts the downloaded video, or a re-encode of it that fits the limit.
+   * `link`: no file could go (too large and no re-encode fits); nothing was posted.
+   */
+  private async postFile(job: Job, file: string, fitFile: string, size: number): Promise<'done' | 'link'> {
+    const limit = uploadLimitOf(job, this.options.maxVideoBytes);
+    if (size <= limit) {
+      const sent = await this.post(job, 'attachment', size, (j) =>
+        this.messenger.post(j, renderDelivery(j, null), mp4(file, j), `sora-job-${j.id}`),
+      );
+      if (sent !== 'too_large') return 'done';
+      // Discord refused what the job's limit allowed: this route's limit is smaller. What fits every server may still go.
+      if (size <= SMALLEST_UPLOAD_LIMIT) return 'link';
+      return this.postReencoded(job, file, fitFile, size, SMALLEST_UPLOAD_LIMIT);
+    }
+    return this.postReencoded(job, file, fitFile, size, limit);
+  }
+
+  private async postReencoded(
+    job: Job,
+    file: string,
+    fitFile: string,
+    size: number,
+    limit: number,
+  ): Promise<'done' | 'link'> {
+    const reencoder = this.options.reencoder;
+    if (!reencoder) return 'link';
+    let fit;
+    try {
+      fit = await reencoder.fit(file, fitFile, limit);
+    } catch (err) {
+      const reason = err instanceof ReencodeError ? err.reason : 'error';
+      this.log.warn(
+        { jobId: job.id, err, reason, size, limit },
+        'could not re-encode the video to fit; posting a link',
+      );
+      return 'link';
+    }
+    this.log.info(
+      {
+        jobId: job.id,
+        from: size,
+        to: fit.bytes,
+        limit,
+        height: fit.height,
+        seconds: fit.elapsedMs / 1000,
+        attempts: fit.attempts,
+      },
+      're-encoded the video to fit the upload limit',
+    );
+    const original = await this.linkOf(job);
+    const reencoded = { originalSize: size, size: fit.bytes, limit, ...(original ? { original } : {}) };
+    const sent = await this.post(job, 'attachment', fit.bytes, (j) =>
+      this.messenger.post(j, renderDelivery(j, null, reencoded), mp4(fitFile, j), `sora-job-${j.id}-r`),
+    );
+    return sent === 'too_large' ? 'link' : 'done';
+  }
+
+  /** The last resort: a link, only when one exists and still works; it says until when, when that is known. */
+  private async postLink(job: Job, about: { tooLarge: boolean; size?: number }): Promise<void> {
+    const link = await this.linkOf(job);
+    if (!link) {
       await this.events.emit(job, { type: 'giveUp', reason: 'no video_url to link to' });
       return;
     }
-    const link = { url: job.videoUrl, tooLarge, ...(download.size !== undefined ? { size: download.size } : {}) };
+    if (link.expiresAt !== undefined && link.expiresAt <= this.clock.now()) {
+      this.log.warn({ jobId: job.id, expiresAt: link.expiresAt }, 'the only link to the video has expired');
+      await this.events.emit(job, {
+        type: 'giveUp',
+        reason: 'the video link expired before it could be posted',
+        code: 'link_expired',
+      });
+      return;
+    }
     await this.post(job, 'link', undefined, (j) =>
-      this.messenger.post(j, renderDelivery(j, link), undefined, `sora-job-${j.id}-l`),
+      this.messenger.post(j, renderDelivery(j, { ...link, ...about }), undefined, `sora-job-${j.id}-l`),
     );
   }
 
-  /** The video in `tempFile` (its size), or why there is none: too large, unreadable, or a retry was scheduled. */
-  private async download(job: Job, tempFile: string): Promise<{ size?: number; tooLarge: boolean } | 'retrying'> {
-    try {
-      await fs.mkdir(this.options.tempDir, { recursive: true });
-      const downloaded = await this.videos.downloadVideo(job.videoUrl ?? job.upstreamId!, tempFile, {
-        maxBytes: Math.min(this.options.maxVideoBytes, Math.max(job.attachmentSizeLimit, 1)),
-      });
-      return { size: downloaded.bytes, tooLarge: false };
-    } catch (err) {
-      const failure = describeFailure(err);
-      if (failure.tooLarge) return { tooLarge: true };
-      if (failure.retryable) {
-        this.log.warn({ jobId: job.id, err }, 'video download failed; will retry');
-        await this.events.emit(job, { type: 'retryDelivery', reason: failure.message });
-        return 'retrying';
+  /**
+   * The video's link as the provider gives it now: asked again, because links
+   * are signed and may have been renewed, and because only the provider knows
+   * when they expire (`expires_at`). The stored link stands in when it cannot
+   * be asked. Undefined when there is no link (OpenAI's shape has none).
+   */
+  private async linkOf(job: Job): Promise<VideoLink | undefined> {
+    if (job.upstreamId) {
+      try {
+        const task = await this.videos.getVideo(job.upstreamId, { signal: AbortSignal.timeout(LINK_LOOKUP_MS) });
+        const url = task.videoUrl ?? job.videoUrl;
+        if (!url) return undefined;
+        return task.expiresAt !== undefined ? { url, expiresAt: task.expiresAt } : { url };
+      } catch (err) {
+        this.log.debug({ jobId: job.id, err }, 'could not ask for a fresh link; using the stored one');
       }
-      this.log.warn({ jobId: job.id, err }, 'video download failed; falling back to the link');
-      return { tooLarge: false };
     }
+    return job.videoUrl ? { url: job.videoUrl } : undefined;
+  }
+
+  /**
+   * Downloads the video into `tempFile`: from its link, or through the
+   * provider's `/content` route when there is no link (OpenAI's shape) or the
+   * link no longer works. Up to MAX_VIDEO_MB, not the upload limit: a bigger
+   * video is re-encoded to fit.
+   */
+  private async download(job: Job, tempFile: string): Promise<Downloaded> {
+    await fs.mkdir(this.options.tempDir, { recursive: true });
+    const sources = [job.videoUrl, job.upstreamId].filter((s): s is string => !!s);
+    for (const [i, source] of sources.entries()) {
+      try {
+        const downloaded = await this.videos.downloadVideo(source, tempFile, { maxBytes: this.options.maxVideoBytes });
+        return { size: downloaded.bytes };
+      } catch (err) {
+        const failure = describeFailure(err);
+        if (failure.tooLarge) return { tooLarge: true };
+        if (failure.retryable) {
+          this.log.warn({ jobId: job.id, err }, 'video download failed; will retry');
+          await this.events.emit(job, { type: 'retryDelivery', reason: failure.message });
+          return 'retrying';
+        }
+        const next = i + 1 < sources.length ? 'trying the provider’s content route' : 'falling back to the link';
+        this.log.warn({ jobId: job.id, err }, `video download failed; ${next}`);
+      }
+    }
+    return { tooLarge: false };
   }
 
   /**
@@ -136,4 +265,8 @@ export class Delivery {
     }
     return 'done';
   }
+}
+
+function mp4(file: string, job: Job) {
+  return { path: file, name: `sora-${job.id}.mp4`, contentType: 'video/mp4' };
 }

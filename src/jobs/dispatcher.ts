@@ -2,6 +2,7 @@ import type { Clock, TimerHandle, Timers } from '../clock.js';
 import type { Job, JobsRepository } from '../db/jobs-repository.js';
 import type { StateRepository } from '../db/state-repository.js';
 import type { Logger } from '../logger.js';
+import type { OptionalField } from '../services/capabilities.js';
 import { describeFailure, type UpstreamFailure, type VideoApi } from '../services/video-api.js';
 import { lineOrder } from './fair-line.js';
 import type { JobEvents } from './job-events.js';
@@ -19,6 +20,8 @@ export interface DispatcherOptions {
   probeMaxMs: number;
   /** Back-off after a 429 that named no Retry-After; it doubles per 429 in a row, up to `probeMaxMs`. */
   backoffMs: number;
+  /** Whether a model takes an optional field (the catalogue); fields it does not take are not sent. Default: all. */
+  accepts?: (model: string, field: OptionalField) => boolean;
 }
 
 /** Why the line stopped sending: the provider refuses every job for now, for a reason no wait within a job fixes. */
@@ -33,6 +36,8 @@ export interface DispatcherHooks {
   /** The line paused: told once per pause (moderators). */
   paused(state: PauseState): void;
   resumed(state: PauseState): void;
+  /** The provider refused a model as not found (it dropped or never served it): moderators should change the catalogue. */
+  modelUnavailable?(model: string, message: string): void;
 }
 
 const PAUSE_KEY = 'dispatch_pause';
@@ -58,6 +63,8 @@ const QUOTA_WORDS = /quota|balance|credit|insufficient|余额|额度/i;
  */
 export function readRefusal(failure: UpstreamFailure): Refusal {
   if (failure.closed) return { kind: 'abandon', code: 'interrupted' };
+  // Before the status rules: new-api answers a model it has no channel for with a 503, OpenAI with a 404.
+  if (failure.modelUnavailable) return { kind: 'abandon', code: 'model_unavailable' };
   const { status } = failure;
   if (status === 401 || status === 403) return { kind: 'pause', reason: 'auth' };
   if (status === 402) return { kind: 'pause', reason: 'quota' };
@@ -221,12 +228,16 @@ export class Dispatcher {
   private async submit(job: Job): Promise<void> {
     let task;
     try {
-      task = await this.videos.createVideo(toCreateRequest(job));
+      const accepts = this.options.accepts;
+      task = await this.videos.createVideo(
+        toCreateRequest(job, accepts ? (field) => accepts(job.model, field) : undefined),
+      );
     } catch (err) {
       const failure = describeFailure(err);
       const refusal = readRefusal(failure);
       if (refusal.kind === 'abandon') {
         this.log.warn({ jobId: job.id, err, code: refusal.code }, 'submission failed');
+        if (refusal.code === 'model_unavailable') this.hooks.modelUnavailable?.(job.model, failure.message);
         await this.events.emit(job, { type: 'abandoned', code: refusal.code, message: failure.message });
         return;
       }

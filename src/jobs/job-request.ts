@@ -1,6 +1,7 @@
 import type { Job, JobParams, NewJob } from '../db/jobs-repository.js';
 import type { AppliedSettings } from '../services/settings.js';
 import type { SoraOptions, ValidatedSoraRequest } from '../services/sora-request.js';
+import type { OptionalField } from '../services/capabilities.js';
 import type { CreateVideoRequest } from '../services/tuzi/types.js';
 import { INTERACTION_TOKEN_TTL_MS, type CommandContext } from './context.js';
 
@@ -66,16 +67,21 @@ export function optionsFromJob(job: Job): { options: SoraOptions; image?: Reused
   };
 }
 
-/** The job's parameters as the one upstream request. */
-export function toCreateRequest(job: Job): CreateVideoRequest {
+/**
+ * The job's parameters as the one upstream request. `accepts` says which
+ * optional fields the model takes (the catalogue): validation already refused
+ * every one the member asked for that it does not, so what is left out here
+ * are the server's `false` defaults, which the provider assumes anyway.
+ */
+export function toCreateRequest(job: Job, accepts: (field: OptionalField) => boolean = () => true): CreateVideoRequest {
   const request: CreateVideoRequest = {
     model: job.model,
     prompt: job.prompt,
     seconds: job.seconds,
     size: job.size,
-    watermark: job.watermark,
-    private: job.private,
   };
+  if (accepts('watermark')) request.watermark = job.watermark;
+  if (accepts('private')) request.private = job.private;
   if (job.imagePath)
     request.inputReference = {
       path: job.imagePath,

@@ -4,8 +4,9 @@ import { UserFacingError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ImageStore } from '../services/image-store.js';
 import type { AdmissionService } from '../services/admission.js';
+import type { ModelCatalogue } from '../services/capabilities.js';
 import { utcDayStart, type EffectiveSettings, type SettingsService } from '../services/settings.js';
-import { validateSoraOptions, type SoraOptions } from '../services/sora-request.js';
+import { checkAppliedSettings, validateSoraOptions, type SoraOptions } from '../services/sora-request.js';
 import type { VideoApi } from '../services/video-api.js';
 import { renderJob } from '../ui/render.js';
 import type { CommandContext, Responder } from './context.js';
@@ -15,6 +16,8 @@ import type { AbandonCode } from './lifecycle.js';
 
 export interface JobServiceOptions {
   maxImageBytes: number;
+  /** What each model accepts (validation, and the server settings a model must take). */
+  catalogue: ModelCatalogue;
 }
 
 /**
@@ -42,11 +45,13 @@ export class JobService {
 
   /** `reuseImage`: a stored reference image to send again (a re-roll), instead of a new Discord attachment. */
   async start(ctx: CommandContext, options: SoraOptions, responder: Responder, reuseImage?: ReusedImage): Promise<Job> {
-    const request = validateSoraOptions(options, { maxImageBytes: this.options.maxImageBytes });
+    const { catalogue } = this.options;
+    const request = validateSoraOptions(options, { maxImageBytes: this.options.maxImageBytes }, catalogue);
     const effective = this.settings.effective(ctx.guildId);
     const admitted = this.admission.admit(ctx, request, effective);
     const limits = admitted.settings;
     const applied = this.settings.apply(limits, request, ctx.channelId);
+    checkAppliedSettings(catalogue, request.model, applied);
     const now = this.clock.now();
     const result = this.jobs.insertWithinQuota(
       { ...newJobRow(ctx, jobParams(request, applied, reuseImage)), cost: admitted.cost },

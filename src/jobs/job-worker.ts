@@ -13,6 +13,13 @@ import { isIn, pastDeadline, type LifecycleRules } from './lifecycle.js';
  * errors only delay the next step; they never fail a job.
  */
 export class JobWorker {
+  /**
+   * The unrecognised status last logged per job, so a relay's new word is
+   * logged once per job (and again only if it changes), not on every poll.
+   * Entries go when the job's status is recognised again or it stops being polled.
+   */
+  private readonly unknownLogged = new Map<number, string>();
+
   constructor(
     private readonly events: JobEvents,
     private readonly videos: VideoApi,
@@ -30,6 +37,7 @@ export class JobWorker {
 
   private async poll(job: Job): Promise<void> {
     if (pastDeadline(job, this.clock.now(), this.rules)) {
+      this.unknownLogged.delete(job.id);
       await this.events.emit(job, { type: 'timedOut' });
       return;
     }
@@ -38,10 +46,21 @@ export class JobWorker {
       task = await this.videos.getVideo(job.upstreamId!);
     } catch (err) {
       const failure = describeFailure(err);
-      const gone = failure.status === 404;
+      const gone = failure.taskGone !== undefined;
+      if (gone) {
+        this.unknownLogged.delete(job.id);
+        this.log.warn(
+          { jobId: job.id, status: failure.status, code: failure.code },
+          'upstream no longer knows the task',
+        );
+      }
       const updated = await this.events.emit(job, {
         type: 'pollFailed',
-        failure: { gone, ...(failure.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}) },
+        failure: {
+          gone,
+          ...(failure.taskGone ? { goneCode: failure.taskGone } : {}),
+          ...(failure.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}),
+        },
       });
       if (updated && !gone)
         this.log[failure.retryable ? 'warn' : 'error'](
@@ -55,8 +74,14 @@ export class JobWorker {
         );
       return;
     }
-    if (task.status === 'unknown')
-      this.log.warn({ jobId: job.id, status: task.rawStatus }, 'unknown upstream status; still polling');
+    if (task.status === 'unknown') {
+      if (this.unknownLogged.get(job.id) !== task.rawStatus) {
+        this.unknownLogged.set(job.id, task.rawStatus);
+        this.log.warn({ jobId: job.id, status: task.rawStatus }, 'unknown upstream status; still polling');
+      }
+    } else {
+      this.unknownLogged.delete(job.id);
+    }
     await this.events.emit(job, { type: 'polled', task });
   }
 }

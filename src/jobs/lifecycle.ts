@@ -117,6 +117,8 @@ export type AbandonCode =
   | 'rejected'
   /** Rate-limited, or the request never left: nothing was made. */
   | 'unavailable'
+  /** The provider does not serve the model (any more): nothing was made; moderators should change the catalogue. */
+  | 'model_unavailable'
   /** No answer or a 5xx: a video may exist that cannot be followed; never resent. */
   | 'unknown'
   /** Left in `submitting` by a stop or a crash: it may exist upstream; never resent. */
@@ -131,6 +133,12 @@ export type AbandonCode =
 /** Codes whose explanation is private (the interaction's own error path), not an edit of the public reply. */
 const PRIVATE_ABANDON: ReadonlySet<AbandonCode> = new Set(['ack_failed', 'image_unreadable']);
 
+/**
+ * How upstream said it no longer has the task: `not_found` (404), new-api's
+ * `task_not_exist` (400), or `result_deleted` (410, the result was deleted).
+ */
+export type GoneCode = 'not_found' | 'task_not_exist' | 'result_deleted';
+
 /** The status a new job's row is written in. */
 export const INITIAL_STATUS: JobStatus = 'waiting';
 
@@ -138,6 +146,8 @@ export const INITIAL_STATUS: JobStatus = 'waiting';
 export interface PollFailure {
   /** Upstream does not know the task (any more): waiting cannot help. */
   gone: boolean;
+  /** Which answer said so (default `not_found`); recorded as the job's error code. */
+  goneCode?: GoneCode;
   /** How long upstream asked us to wait, when it said. */
   retryAfterMs?: number;
 }
@@ -158,7 +168,8 @@ export type JobEvent =
   | { type: 'postAttempted' }
   | { type: 'posted'; messageId: string; mode: 'attachment' | 'link' }
   | { type: 'retryDelivery'; reason: string }
-  | { type: 'giveUp'; reason: string };
+  /** `code`: why, for what the member is shown (e.g. `link_expired`: no link to offer). */
+  | { type: 'giveUp'; reason: string; code?: string };
 export type JobEventType = JobEvent['type'];
 
 /** The statuses each event may happen in; any other (status, event) pair is refused. */
@@ -357,7 +368,8 @@ export function decide(job: Job, event: JobEvent, now: number, rules: LifecycleR
           'failed',
           {
             errorCode: task.error?.code ?? null,
-            errorMessage: task.error?.message ?? null,
+            // An empty reason (a bare `cancelled`) is no reason: the status's own text is shown.
+            errorMessage: task.error?.message || null,
             pollCount,
             lastPolledAt: now,
             ...leftPolling(job, now),
@@ -376,9 +388,11 @@ export function decide(job: Job, event: JobEvent, now: number, rules: LifecycleR
         return step(
           'failed',
           {
-            errorCode: 'not_found',
-            errorMessage: 'The video service no longer knows this task.',
-            ...leftPolling(job, now),
+            errorCode: event.failure.goneCode ?? 'not_found',
+            errorMessage:
+              event.failure.goneCode === 'result_deleted'
+                ? 'The video service deleted the result of this task.'
+                : 'The video service no longer knows this task.',
             ...ended(now),
           },
           [{ type: 'showOutcome' }],
@@ -412,6 +426,10 @@ export function decide(job: Job, event: JobEvent, now: number, rules: LifecycleR
         return step('delivery_failed', { errorMessage: event.reason, ...ended(now) }, [{ type: 'showOutcome' }]);
       return step('completed', { nextRunAt: now + deliveryRetryDelay(job.deliveryAttempts) });
     case 'giveUp':
-      return step('delivery_failed', { errorMessage: event.reason, ...ended(now) }, [{ type: 'showOutcome' }]);
+      return step(
+        'delivery_failed',
+        { errorMessage: event.reason, ...(event.code ? { errorCode: event.code } : {}), ...ended(now) },
+        [{ type: 'showOutcome' }],
+      );
   }
 }

@@ -1,6 +1,6 @@
 import type { ControlsRepository } from '../db/controls-repository.js';
 import type { SettingsRepository } from '../db/settings-repository.js';
-import { MODELS, type ModelCapability } from './capabilities.js';
+import type { ModelCapability } from './capabilities.js';
 import { costTable } from './costs.js';
 import type { SettingsService } from './settings.js';
 
@@ -18,7 +18,8 @@ export function buildControlsExport(
   guildId: string,
   now: number,
   usageToday: { started: number; active: number; credits: number },
-  models: readonly ModelCapability[] = MODELS,
+  /** The catalogue's models (app.ts's catalogue). */
+  models: readonly ModelCapability[],
 ): string {
   const iso = (ms: number) => new Date(ms).toISOString();
   const effective = deps.settings.effective(guildId);

@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
 import type { GuildSettingsPatch, SettingsRepository, AuditEntry } from '../db/settings-repository.js';
 import { UserFacingError } from '../errors.js';
-import { MODELS, splitModelList, type ModelCapability } from './capabilities.js';
+import { splitModelList, type ModelCapability } from './capabilities.js';
 import { defaultCost, parseCostOverrides, withOverrides, type CostLookup } from './costs.js';
 import type { ValidatedSoraRequest } from './sora-request.js';
 
@@ -189,7 +189,8 @@ export function buildSettingsPatch(
   current: EffectiveSettings,
   input: SettingsChangeInput,
   knownModels: readonly string[],
-  catalogue: readonly ModelCapability[] = MODELS,
+  /** The catalogue's models (costs name them); app.ts's catalogue, never a built-in default. */
+  catalogue: readonly ModelCapability[],
 ): GuildSettingsPatch {
   const patch: GuildSettingsPatch = {};
   if (input.private !== undefined) patch.private = input.private;

@@ -1,5 +1,5 @@
 import { UserFacingError } from '../errors.js';
-import { DEFAULT_DURATION, DEFAULT_MODEL, DEFAULT_SIZE, findModel, MODELS, modelsSupporting } from './capabilities.js';
+import { accepts, type CatalogueModel, type ModelCatalogue, type OptionalField } from './capabilities.js';
 import { formatBytes } from '../ui/render.js';
 
 export const PROMPT_MAX_LENGTH = 2000;
@@ -78,40 +78,107 @@ function imageType(image: NonNullable<SoraOptions['image']>): string {
   throw new UserFacingError('sora.image_type', { type: declared || image.name });
 }
 
+/** The `/sora` option behind each optional upstream field, for the refusal that names it. */
+const OPTION_OF: Record<OptionalField, string> = {
+  input_reference: 'image',
+  character_url: 'character_url',
+  character_timestamps: 'character_timestamps',
+  character_from_task: 'character_from_task',
+  character_create: 'character_create',
+  watermark: 'watermark',
+  private: 'private',
+};
+
+function refuseField(catalogue: ModelCatalogue, model: CatalogueModel, field: OptionalField, option?: string): never {
+  throw new UserFacingError('sora.option_unsupported', {
+    model: model.id,
+    option: option ?? OPTION_OF[field],
+    models: list(catalogue.supporting({ field })) || '—',
+  });
+}
+
+/**
+ * Every option the member gave must be one the model takes: a field the
+ * provider does not know for that model would be refused upstream (or worse,
+ * ignored). A boolean left `false` asks for the provider's default, so it is
+ * simply not sent rather than refused.
+ */
+function checkFields(catalogue: ModelCatalogue, model: CatalogueModel, options: SoraOptions): void {
+  const given: [OptionalField, boolean, string?][] = [
+    ['input_reference', options.image !== undefined, 'image'],
+    ['input_reference', options.imageUrl !== undefined, 'image_url'],
+    ['character_url', options.characterUrl !== undefined],
+    ['character_timestamps', options.characterTimestamps !== undefined],
+    ['character_from_task', options.characterFromTask !== undefined],
+    ['character_create', options.characterCreate === true],
+    ['watermark', options.watermark === true],
+    ['private', options.private === true],
+  ];
+  for (const [field, present, option] of given)
+    if (present && !accepts(model, field)) refuseField(catalogue, model, field, option);
+}
+
+/**
+ * What the server's settings add after validation: a server that makes every
+ * video private (or watermarked) cannot use a model that has no such field,
+ * or the video would come out public. Throws UserFacingError naming models
+ * that can.
+ */
+export function checkAppliedSettings(
+  catalogue: ModelCatalogue,
+  modelId: string,
+  applied: { private: boolean; watermark: boolean },
+): void {
+  const model = catalogue.find(modelId);
+  if (!model) return;
+  for (const field of ['private', 'watermark'] as const) {
+    if (applied[field] && !accepts(model, field))
+      throw new UserFacingError('sora.setting_unsupported', {
+        model: model.id,
+        option: OPTION_OF[field],
+        models: list(catalogue.supporting({ field })) || '—',
+      });
+  }
+}
+
 /**
  * Every check on `/sora` that needs no I/O, so a refusal can be an
  * ephemeral reply before anything public appears or anything is sent.
  * Throws UserFacingError naming what is wrong and how to fix it.
  */
-export function validateSoraOptions(options: SoraOptions, limits: { maxImageBytes: number }): ValidatedSoraRequest {
+export function validateSoraOptions(
+  options: SoraOptions,
+  limits: { maxImageBytes: number },
+  catalogue: ModelCatalogue,
+): ValidatedSoraRequest {
   const prompt = options.prompt.trim();
   if (prompt.length === 0) throw new UserFacingError('sora.prompt_empty');
   const length = [...prompt].length;
   if (length > PROMPT_MAX_LENGTH) throw new UserFacingError('sora.prompt_too_long', { length, max: PROMPT_MAX_LENGTH });
 
-  const modelId = options.model ?? DEFAULT_MODEL;
-  const model = findModel(modelId);
-  if (!model)
-    throw new UserFacingError('sora.model_unknown', { model: modelId, models: list(MODELS.map((m) => m.id)) });
+  const model = options.model === undefined ? catalogue.defaultModel : catalogue.find(options.model);
+  if (!model) throw new UserFacingError('sora.model_unknown', { model: options.model!, models: list(catalogue.ids()) });
 
-  const seconds = options.duration ?? DEFAULT_DURATION;
+  const seconds = options.duration ?? model.defaultDuration;
   if (!model.durations.includes(seconds)) {
     throw new UserFacingError('sora.duration_unsupported', {
       seconds,
       model: model.id,
-      models: list(modelsSupporting({ duration: seconds })) || '—',
+      models: list(catalogue.supporting({ duration: seconds })) || '—',
       durations: model.durations.join(', '),
     });
   }
-  const size = options.size ?? DEFAULT_SIZE;
+  const size = options.size ?? model.defaultSize;
   if (!model.sizes.includes(size)) {
     throw new UserFacingError('sora.size_unsupported', {
       size,
       model: model.id,
-      models: list(modelsSupporting({ size })) || '—',
+      models: list(catalogue.supporting({ size })) || '—',
       sizes: list(model.sizes),
     });
   }
+
+  checkFields(catalogue, model, options);
 
   if (options.image && options.imageUrl !== undefined) throw new UserFacingError('sora.image_and_url');
   let image: ValidatedSoraRequest['image'] = null;
@@ -152,6 +219,7 @@ export function validateSoraOptions(options: SoraOptions, limits: { maxImageByte
     characterUrl,
     characterTimestamps,
     characterFromTask,
-    characterCreate: options.characterCreate ?? null,
+    // `false` for a model without the field is its default: nothing to send.
+    characterCreate: accepts(model, 'character_create') ? (options.characterCreate ?? null) : null,
   };
 }

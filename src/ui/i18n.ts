@@ -19,6 +19,9 @@ const en = {
   'sora.model_not_allowed': 'The model `{model}` is not allowed on this server. Allowed: {models}.',
   'sora.duration_unsupported': '{seconds} s videos need {models}. `{model}` supports {durations} s.',
   'sora.size_unsupported': 'The size `{size}` needs {models}. `{model}` supports {sizes}.',
+  'sora.option_unsupported': '`{model}` does not take `{option}`. Models that do: {models}.',
+  'sora.setting_unsupported':
+    'This server turns `{option}` on for every video, and `{model}` does not support it. Use one of: {models}.',
   'sora.image_and_url': 'Use either `image` or `image_url`, not both.',
   'sora.image_type': 'The image must be PNG, JPEG or WebP (got `{type}`).',
   'sora.image_too_big': 'The image is {size}; the limit is {max}. Please use a smaller image.',
@@ -95,6 +98,13 @@ const en = {
   'job.locked_note': 'Server setting applied: {settings}.',
   'job.failed_reason': '{message}',
   'job.failed_unknown': 'The video service did not give a reason.',
+  'job.failed_cancelled': 'The video service cancelled this video.',
+  'job.failed_expired': 'The video service let this task expire before the video was made.',
+  'job.task_gone':
+    'The video service no longer knows this task (it expired or was deleted), so the bot stopped following it.',
+  'job.result_deleted': 'The video service deleted this video before it could be posted.',
+  'job.submit_model_unavailable':
+    'The video service does not offer `{model}` right now, so nothing was made or charged. Please choose another model; moderators can see what to change in `/sora-config show`.',
   'job.timed_out_reason':
     'The video was not ready after {minutes} minutes, so the bot stopped waiting. Nothing more will be charged for it.',
   'job.submit_interrupted':
@@ -115,6 +125,12 @@ const en = {
   'final.link_only': 'Here is the link to your video: {url}',
   'final.link_too_big':
     'The file is larger than this channel’s upload limit ({limit}), so here is a link instead: {url}',
+  'final.link_expires': 'The video service keeps this link until {expires}: download the video before then.',
+  'final.link_expired': 'The video was made, but the video service’s link to it expired before it could be posted.',
+  'final.reencoded':
+    'The video ({size}) is larger than this channel’s upload limit ({limit}), so it was re-encoded to {reencoded} to fit.',
+  'final.reencoded_original': 'The original: {url}',
+  'final.reencoded_original_expires': 'The original (the link works until {expires}): {url}',
   'duration.minutes': '{n} min',
   'duration.seconds': '{n} s',
 
@@ -129,6 +145,11 @@ const en = {
   'config.max_active': 'Unfinished videos per member: **{value}**',
   'config.unlimited': 'unlimited',
   'config.models': 'Allowed models',
+  'config.models_provider': 'Video service',
+  'config.models_unlisted':
+    '⚠️ The video service does not list {models}: members may be refused. Change `allowed_models` (or MODELS_FILE) if they are gone.',
+  'config.models_refused':
+    '⚠️ The video service refused {model} as unavailable {at}. Remove it from `allowed_models` (or MODELS_FILE).',
   'config.channels': 'Channels',
   'config.channels_all': 'all channels',
   'config.usage': 'Today (UTC)',
@@ -265,9 +286,11 @@ const en = {
   'cmd.sora.model': 'model',
   'cmd.sora.model.description': 'Video model (default {model})',
   'cmd.sora.duration': 'duration',
-  'cmd.sora.duration.description': 'Length in seconds (25 needs sora-2-pro)',
+  'cmd.sora.duration.description': 'Length in seconds (which ones depends on the model)',
+  'cmd.sora.duration.description_only': 'Length in seconds ({values} only with {model})',
   'cmd.sora.size': 'size',
-  'cmd.sora.size.description': 'Frame size (the last three need sora-2-pro)',
+  'cmd.sora.size.description': 'Frame size or aspect ratio (which ones depends on the model)',
+  'cmd.sora.size.description_only': 'Frame size ({values} only with {model})',
   'cmd.sora.image': 'image',
   'cmd.sora.image.description': 'A reference image (PNG, JPEG or WebP)',
   'cmd.sora.image_url': 'image_url',
@@ -303,6 +326,8 @@ const zhCN: Record<MessageKey, string> = {
   'sora.model_not_allowed': '本服务器不允许使用模型 `{model}`。允许的模型：{models}。',
   'sora.duration_unsupported': '{seconds} 秒的视频需要 {models}。`{model}` 支持 {durations} 秒。',
   'sora.size_unsupported': '尺寸 `{size}` 需要 {models}。`{model}` 支持 {sizes}。',
+  'sora.option_unsupported': '`{model}` 不支持 `{option}`。支持它的模型：{models}。',
+  'sora.setting_unsupported': '本服务器为所有视频开启了 `{option}`，而 `{model}` 不支持。请改用：{models}。',
   'sora.image_and_url': '`image` 和 `image_url` 只能二选一。',
   'sora.image_type': '图片必须是 PNG、JPEG 或 WebP 格式（收到的是 `{type}`）。',
   'sora.image_too_big': '图片大小为 {size}，上限为 {max}。请换一张更小的图片。',
@@ -372,6 +397,12 @@ const zhCN: Record<MessageKey, string> = {
   'job.locked_note': '已应用服务器设置：{settings}。',
   'job.failed_reason': '{message}',
   'job.failed_unknown': '视频服务没有给出原因。',
+  'job.failed_cancelled': '视频服务取消了此视频。',
+  'job.failed_expired': '视频生成完成前，视频服务已让此任务过期。',
+  'job.task_gone': '视频服务已不再识别此任务（已过期或被删除），机器人已停止跟踪。',
+  'job.result_deleted': '视频在发布前已被视频服务删除。',
+  'job.submit_model_unavailable':
+    '视频服务目前不提供 `{model}`，因此没有生成视频，也没有扣费。请换一个模型；管理员可在 `/sora-config show` 中查看需要修改的内容。',
   'job.timed_out_reason': '等待 {minutes} 分钟后视频仍未完成，机器人已停止等待。此任务不会再产生费用。',
   'job.submit_interrupted':
     '提交此请求时机器人重启了，无法确定视频服务是否已收到。为避免重复扣费，请求没有再次发送 — 如果没有视频出现，请重新运行 `/sora`。',
@@ -387,6 +418,11 @@ const zhCN: Record<MessageKey, string> = {
   'final.link_note': '文件（{size}）超过了此频道的上传上限（{limit}），因此改为发送链接：{url}',
   'final.link_only': '视频链接：{url}',
   'final.link_too_big': '文件超过了此频道的上传上限（{limit}），因此改为发送链接：{url}',
+  'final.link_expires': '视频服务保留此链接至 {expires}，请在此之前下载视频。',
+  'final.link_expired': '视频已生成，但视频服务的链接在发布前已过期。',
+  'final.reencoded': '视频（{size}）超过了此频道的上传上限（{limit}），因此已重新编码为 {reencoded} 以便上传。',
+  'final.reencoded_original': '原始视频：{url}',
+  'final.reencoded_original_expires': '原始视频（链接有效至 {expires}）：{url}',
   'duration.minutes': '{n} 分钟',
   'duration.seconds': '{n} 秒',
 
@@ -400,6 +436,11 @@ const zhCN: Record<MessageKey, string> = {
   'config.max_active': '每位成员同时进行的视频数：**{value}**',
   'config.unlimited': '不限',
   'config.models': '允许的模型',
+  'config.models_provider': '视频服务',
+  'config.models_unlisted':
+    '⚠️ 视频服务的模型列表中没有 {models}：成员使用时可能被拒绝。如果它们已下线，请修改 `allowed_models`（或 MODELS_FILE）。',
+  'config.models_refused':
+    '⚠️ 视频服务在 {at} 以“不可用”拒绝了 {model}。请将其从 `allowed_models`（或 MODELS_FILE）中移除。',
   'config.channels': '频道',
   'config.channels_all': '所有频道',
   'config.usage': '今日（UTC）',
@@ -530,9 +571,11 @@ const zhCN: Record<MessageKey, string> = {
   'cmd.sora.model': '模型',
   'cmd.sora.model.description': '视频模型（默认 {model}）',
   'cmd.sora.duration': '时长',
-  'cmd.sora.duration.description': '时长（秒，25 秒需要 sora-2-pro）',
+  'cmd.sora.duration.description': '时长（秒，可选值取决于模型）',
+  'cmd.sora.duration.description_only': '时长（秒；{values} 仅限 {model}）',
   'cmd.sora.size': '尺寸',
-  'cmd.sora.size.description': '画面尺寸（后三种需要 sora-2-pro）',
+  'cmd.sora.size.description': '画面尺寸或宽高比（可选值取决于模型）',
+  'cmd.sora.size.description_only': '画面尺寸（{values} 仅限 {model}）',
   'cmd.sora.image': '图片',
   'cmd.sora.image.description': '参考图片（PNG、JPEG 或 WebP）',
   'cmd.sora.image_url': '图片链接',

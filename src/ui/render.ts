@@ -10,6 +10,7 @@ import {
 import { customIds } from '../commands/custom-ids.js';
 import type { Job } from '../db/jobs-repository.js';
 import { deliveryMarker } from '../jobs/delivery-marker.js';
+import type { ModelProblems } from '../services/model-availability.js';
 import { isIn, type JobStatus } from '../jobs/lifecycle.js';
 import { resolveLocale, t, type MessageKey, type MessageParams } from './i18n.js';
 
@@ -263,33 +264,83 @@ export function failureReason(job: Job): { key: MessageKey; params?: MessagePara
     if (job.errorCode === 'unknown')
       return { key: 'job.submit_unknown', params: { message: shorten(job.errorMessage ?? '', 500) } };
     if (job.errorCode === 'image_unreadable') return { key: 'sora.image_unreadable' };
+    if (job.errorCode === 'model_unavailable')
+      return { key: 'job.submit_model_unavailable', params: { model: job.model } };
     return { key: 'job.submit_rejected', params: { message: shorten(job.errorMessage ?? '', 500) } };
   }
   if (job.status === 'delivery_failed')
-    return job.videoUrl
-      ? { key: 'job.delivery_failed_reason', params: { url: job.videoUrl } }
-      : { key: 'job.delivery_failed_nolink' };
-  if (!job.errorMessage) return { key: 'job.failed_unknown' };
+    // A link known to have expired is never offered.
+    return job.errorCode === 'link_expired'
+      ? { key: 'final.link_expired' }
+      : job.videoUrl
+        ? { key: 'job.delivery_failed_reason', params: { url: job.videoUrl } }
+        : { key: 'job.delivery_failed_nolink' };
+  // The provider forgot the task (404, new-api's 400 task_not_exist) or deleted its result (410).
+  if (job.errorCode === 'not_found' || job.errorCode === 'task_not_exist') return { key: 'job.task_gone' };
+  if (job.errorCode === 'result_deleted') return { key: 'job.result_deleted' };
+  if (!job.errorMessage) {
+    // A bare status with no reason (`cancelled`, `expired`): say what the status means.
+    if (job.errorCode === 'cancelled') return { key: 'job.failed_cancelled' };
+    if (job.errorCode === 'expired') return { key: 'job.failed_expired' };
+    return { key: 'job.failed_unknown' };
+  }
   const message = job.errorCode ? `${job.errorMessage} (\`${job.errorCode}\`)` : job.errorMessage;
   return { key: 'job.failed_reason', params: { message: shorten(message, 900) } };
+}
+
+/** A video link as the delivery message shows it; `expiresAt` when the provider said when it stops working. */
+export interface VideoLink {
+  url: string;
+  expiresAt?: number;
+}
+
+/** The attached file is a smaller re-encode of the original, which is linked when a link exists. */
+export interface ReencodedNote {
+  originalSize: number;
+  size: number;
+  /** The upload limit it was made to fit. */
+  limit: number;
+  original?: VideoLink;
 }
 
 /**
  * The new message that carries the video (or its link) and pings only the
  * member. `link`: the video goes as a link, because it is over the channel's
  * upload limit (`tooLarge`, with its size when known) or could not be fetched
- * here.
+ * here; a link known to expire says until when. `reencoded`: the attachment
+ * is a re-encode that fits the limit.
  */
-export function renderDelivery(job: Job, link: { url: string; tooLarge: boolean; size?: number } | null): MessageBody {
+export function renderDelivery(
+  job: Job,
+  link: (VideoLink & { tooLarge: boolean; size?: number }) | null,
+  reencoded?: ReencodedNote,
+): MessageBody {
   const locale = job.locale;
   const mention = `<@${job.userId}>`;
+  const limit = formatBytes(job.attachmentSizeLimit);
   const lines = [t(locale, 'final.content', { mention })];
+  const until = (ms: number) => `<t:${unix(ms)}:f> (<t:${unix(ms)}:R>)`;
   if (link) {
-    const limit = formatBytes(job.attachmentSizeLimit);
     if (!link.tooLarge) lines.push(t(locale, 'final.link_only', { url: link.url }));
     else if (link.size !== undefined)
       lines.push(t(locale, 'final.link_note', { size: formatBytes(link.size), limit, url: link.url }));
     else lines.push(t(locale, 'final.link_too_big', { limit, url: link.url }));
+    if (link.expiresAt !== undefined) lines.push(t(locale, 'final.link_expires', { expires: until(link.expiresAt) }));
+  }
+  if (reencoded) {
+    lines.push(
+      t(locale, 'final.reencoded', {
+        size: formatBytes(reencoded.originalSize),
+        limit: formatBytes(reencoded.limit),
+        reencoded: formatBytes(reencoded.size),
+      }),
+    );
+    const original = reencoded.original;
+    if (original?.expiresAt !== undefined)
+      lines.push(
+        t(locale, 'final.reencoded_original_expires', { url: original.url, expires: until(original.expiresAt) }),
+      );
+    else if (original) lines.push(t(locale, 'final.reencoded_original', { url: original.url }));
   }
   const embed: APIEmbed = {
     title: t(locale, 'job.title'),
@@ -362,4 +413,21 @@ export function renderFailureNotice(job: Job): MessageBody {
     content: t(job.locale, 'final.failed_content', { mention: `<@${job.userId}>` }),
     allowed_mentions: { parse: [], users: [job.userId] },
   };
+}
+
+/**
+ * For `/sora-config show`: catalogue models the provider refused as
+ * unavailable, or does not list, with what to change (none: no field).
+ */
+export function modelWarnings(locale: string, models: ModelProblems | undefined): APIEmbedField[] {
+  if (!models) return [];
+  const ids = (list: readonly string[]) => list.map((m) => `\`${m}\``).join(', ');
+  const lines = models.refused.map((r) =>
+    t(locale, 'config.models_refused', { model: `\`${r.model}\``, at: `<t:${unix(r.at)}:R>` }),
+  );
+  const refused = new Set(models.refused.map((r) => r.model));
+  const unlisted = models.unlisted.filter((m) => !refused.has(m));
+  if (unlisted.length > 0) lines.push(t(locale, 'config.models_unlisted', { models: ids(unlisted) }));
+  if (lines.length === 0) return [];
+  return [{ name: t(locale, 'config.models_provider'), value: shorten(lines.join('\n'), 1024) }];
 }

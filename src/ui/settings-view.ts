@@ -1,9 +1,10 @@
 import type { APIEmbed } from 'discord.js';
 import type { MemberBlock, RefusalReason, RoleRule, StoredFilterTerm } from '../db/controls-repository.js';
 import type { AuditEntry } from '../db/settings-repository.js';
+import type { ModelProblems } from '../services/model-availability.js';
 import type { EffectiveSettings } from '../services/settings.js';
 import { t } from './i18n.js';
-import { shorten } from './render.js';
+import { modelWarnings, shorten } from './render.js';
 
 const onOff = (locale: string, v: boolean) => t(locale, v ? 'config.yes' : 'config.no');
 const limit = (locale: string, n: number) => (n === 0 ? t(locale, 'config.unlimited') : String(n));
@@ -60,6 +61,7 @@ export function renderSettings(
   history: AuditEntry[],
   controls?: ControlsSummary,
   service?: ServiceSummary,
+  models?: ModelProblems,
 ): APIEmbed {
   const lock = (locked: boolean) => (locked ? t(locale, 'config.locked') : '');
   const historyText =
@@ -90,6 +92,7 @@ export function renderSettings(
       ].join('\n'),
     },
     { name: t(locale, 'config.models'), value: s.allowedModels.map((m) => `\`${m}\``).join(', '), inline: true },
+    ...modelWarnings(locale, models),
     {
       name: t(locale, 'config.channels'),
       value:

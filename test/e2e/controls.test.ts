@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { World } from '../../emulators/world.js';
-import { command, creates, embedText, sora, world } from './helpers.js';
+import { command, creates, embedText, jobRequests, sora, world } from './helpers.js';
 
 let w: World;
 afterEach(async () => {
@@ -89,7 +89,7 @@ describe('server controls (end to end)', () => {
     const reply = ephemeral(refused.originalMessageId)!;
     expect(reply.flags).toBe(64);
     expect(reply.content).toContain(`members with one of these roles: <@&${artist.id}>`);
-    expect(w.tuzi.requests).toHaveLength(0);
+    expect(jobRequests(w)).toHaveLength(0);
     await sora(w, w.users.alice, { prompt: 'for artists' });
     expect(creates(w)).toHaveLength(1);
 
@@ -118,7 +118,7 @@ describe('server controls (end to end)', () => {
     const reply = ephemeral(refused.originalMessageId)!;
     expect(reply.flags).toBe(64);
     expect(reply.content).toBe('你已被禁止在本服务器使用 `/sora`：刷屏');
-    expect(w.tuzi.requests).toHaveLength(0);
+    expect(jobRequests(w)).toHaveLength(0);
     const list = await config({ subcommandGroup: 'block', subcommand: 'list' });
     expect(embedText(ephemeral(list.originalMessageId)!)).toContain(`<@${w.users.li}>`);
     await config({ subcommandGroup: 'block', subcommand: 'remove', options: { user: w.users.li } });
@@ -140,7 +140,7 @@ describe('server controls (end to end)', () => {
     }
     expect(ephemeral(zh.originalMessageId)!.content).toContain('此请求包含本服务器不允许的词语');
     expect(ephemeral(en.originalMessageId)!.content).toContain('contains a word or phrase this server does not allow');
-    expect(w.tuzi.requests).toHaveLength(0);
+    expect(jobRequests(w)).toHaveLength(0);
     await sora(w, w.users.alice, { prompt: 'a forbidding castle' }); // whole words only
     expect(creates(w)).toHaveLength(1);
     const show = await config({ subcommand: 'show' });

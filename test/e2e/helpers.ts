@@ -46,6 +46,11 @@ export function sora(
   return command(w, userId, 'sora', { options, ...extra });
 }
 
+/** Upstream requests about jobs: all but the start-up look at the provider's model list (GET /v1/models). */
+export function jobRequests(w: World) {
+  return w.tuzi.requests.filter((r) => r.route !== 'models');
+}
+
 export function creates(w: World) {
   return w.tuzi.requests.filter((r) => r.route === 'create');
 }

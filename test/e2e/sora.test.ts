@@ -78,6 +78,7 @@ describe('/sora end to end (real discord.js, Discord and Tuzi emulators)', () =>
 
   it('refuses invalid input privately, with zero upstream requests and nothing public', async () => {
     w = await world();
+    await w.app!.modelsChecked();
     const before = w.discord.messages(w.channelId).length;
     const h = await sora(w, w.users.alice, { prompt: 'x', duration: 25 });
     expect(h.ack?.type).toBe(4);
@@ -88,7 +89,8 @@ describe('/sora end to end (real discord.js, Discord and Tuzi emulators)', () =>
     expect(
       w.discord.messages(w.channelId, { includeEphemeral: true }).find((m) => m.id === zh.originalMessageId)?.content,
     ).toContain('尺寸');
-    expect(w.tuzi.requests).toHaveLength(0);
+    // The one upstream request is the start-up look at the provider's model list.
+    expect(w.tuzi.requests.map((r) => r.route)).toEqual(['models']);
     expect(w.discord.messages(w.channelId)).toHaveLength(before);
   });
 

@@ -4,6 +4,7 @@ import { openDatabase } from '../../src/db/database.js';
 import { JobsRepository } from '../../src/db/jobs-repository.js';
 import { SettingsRepository } from '../../src/db/settings-repository.js';
 import { buildControlsExport } from '../../src/services/controls-export.js';
+import { BUILT_IN_CATALOGUE } from '../../src/services/capabilities.js';
 import { SettingsService } from '../../src/services/settings.js';
 import { newJob } from '../../emulators/job-rows.js';
 
@@ -124,10 +125,9 @@ describe('ControlsRepository', () => {
     r.controls.addBlock(G, '1200000000000000070', 'spam', 'mod', NOW);
     r.controls.addFilterTerm(G, '禁词', '禁词', 10, 'mod', NOW);
     r.controls.recordRefusal(G, '1200000000000000003', 'filter', { term: '禁词' }, NOW);
-    const doc = JSON.parse(buildControlsExport(r, G, NOW, { started: 0, active: 0, credits: 0 })) as Record<
-      string,
-      unknown
-    > & { settings: { effective: Record<string, unknown> } };
+    const doc = JSON.parse(
+      buildControlsExport(r, G, NOW, { started: 0, active: 0, credits: 0 }, BUILT_IN_CATALOGUE.models),
+    ) as Record<string, unknown> & { settings: { effective: Record<string, unknown> } };
     expect(doc.settings.effective).toMatchObject({ serverDailyLimit: 5, logChannel: '1200000000000000050' });
     expect(doc.roles).toEqual([expect.objectContaining({ roleId: '1200000000000000060', dailyLimit: 10 })]);
     expect(doc.blocks).toEqual([expect.objectContaining({ userId: '1200000000000000070', reason: 'spam' })]);

@@ -41,6 +41,7 @@ function world() {
     },
     downloadVideo: notHere,
     deleteVideo: notHere,
+    listModels: notHere,
   };
   const rules: LifecycleRules = {
     maxWaitMs: 90 * 60_000,

@@ -5,7 +5,9 @@ import { openDatabase } from '../../src/db/database.js';
 import { SettingsRepository } from '../../src/db/settings-repository.js';
 import { UserFacingError } from '../../src/errors.js';
 import { AdmissionService, resolveMemberAccess } from '../../src/services/admission.js';
-import { MODELS } from '../../src/services/capabilities.js';
+import { BUILT_IN_CATALOGUE, ModelCatalogue } from '../../src/services/capabilities.js';
+
+const MODELS = BUILT_IN_CATALOGUE.models;
 import { costTable, defaultCost, parseCostOverrides, withOverrides } from '../../src/services/costs.js';
 import type { ModLogEvent } from '../../src/services/mod-log.js';
 import { SettingsService } from '../../src/services/settings.js';
@@ -122,7 +124,8 @@ describe('costs', () => {
 describe('AdmissionService', () => {
   const G = '1200000000000000001';
   const ctx = { guildId: G, userId: 'u1', channelId: 'c1', memberRoleIds: [G] };
-  const request = (o: { prompt: string; characterUrl?: string }) => validateSoraOptions(o, { maxImageBytes: 1e7 });
+  const request = (o: { prompt: string; characterUrl?: string }) =>
+    validateSoraOptions(o, { maxImageBytes: 1e7 }, new ModelCatalogue(BUILT_IN_CATALOGUE));
 
   function setup() {
     const db = openDatabase(':memory:');

@@ -6,6 +6,7 @@ import { SettingsRepository } from '../../src/db/settings-repository.js';
 import { buildSettingsPatch, SettingsService } from '../../src/services/settings.js';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/config.js';
+import { BUILT_IN_CATALOGUE } from '../../src/services/capabilities.js';
 
 const TOKEN = 'MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.secret-discord-token-value';
 const KEY = 'sk-tuzi-secret-key-value-1234567890';
@@ -41,7 +42,8 @@ describe('parseConfig', () => {
       watermark: false,
       dailyLimit: 0,
       maxActive: 2,
-      allowedModels: ['sora-2', 'sora-2-pro'],
+      // Every model of the built-in catalogue (src/services/capabilities.ts).
+      allowedModels: ['sora-2', 'sora-2-pro', 'sora-1'],
     });
     expect(c.pollMinMs).toBe(3000);
     expect(c.imageRetentionDays).toBe(7);
@@ -204,7 +206,12 @@ describe('parseConfig', () => {
     const current = new SettingsService(new SettingsRepository(openDatabase(':memory:')), c.serverDefaults).effective(
       null,
     );
-    const patch = buildSettingsPatch(current, { allowedModels: typed }, ['sora-2', 'sora-2-pro']);
+    const patch = buildSettingsPatch(
+      current,
+      { allowedModels: typed },
+      ['sora-2', 'sora-2-pro'],
+      BUILT_IN_CATALOGUE.models,
+    );
     expect(c.serverDefaults.allowedModels).toEqual(['sora-2', 'sora-2-pro']);
     expect(patch.allowedModels).toEqual(c.serverDefaults.allowedModels);
   });

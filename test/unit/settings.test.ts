@@ -9,7 +9,10 @@ import {
   type EffectiveSettings,
   type SettingsChangeInput,
 } from '../../src/services/settings.js';
+import { BUILT_IN_CATALOGUE, ModelCatalogue } from '../../src/services/capabilities.js';
 import { validateSoraOptions } from '../../src/services/sora-request.js';
+
+const catalogue = new ModelCatalogue(BUILT_IN_CATALOGUE);
 
 const defaults = {
   private: false,
@@ -24,7 +27,8 @@ const NOW = Date.UTC(2026, 0, 1, 12);
 function service() {
   return new SettingsService(new SettingsRepository(openDatabase(':memory:')), defaults);
 }
-const request = (o: Parameters<typeof validateSoraOptions>[0]) => validateSoraOptions(o, { maxImageBytes: 1e7 });
+const request = (o: Parameters<typeof validateSoraOptions>[0]) =>
+  validateSoraOptions(o, { maxImageBytes: 1e7 }, catalogue);
 
 describe('SettingsService', () => {
   it('falls back to the environment defaults for a new server', () => {
@@ -103,7 +107,7 @@ describe('buildSettingsPatch', () => {
   };
   const refusal = (input: SettingsChangeInput) => {
     try {
-      buildSettingsPatch(current, input, models);
+      buildSettingsPatch(current, input, models, catalogue.models);
     } catch (err) {
       expect(err).toBeInstanceOf(UserFacingError);
       return (err as UserFacingError).key;
@@ -126,6 +130,7 @@ describe('buildSettingsPatch', () => {
           addChannel: 'c2',
         },
         models,
+        catalogue.models,
       ),
     ).toEqual({
       private: true,
@@ -140,8 +145,12 @@ describe('buildSettingsPatch', () => {
   });
 
   it('removes channels and goes back to all channels when the list empties', () => {
-    expect(buildSettingsPatch(current, { removeChannel: 'c1' }, models)).toEqual({ allowedChannels: null });
-    expect(buildSettingsPatch(current, { allChannels: true }, models)).toEqual({ allowedChannels: null });
+    expect(buildSettingsPatch(current, { removeChannel: 'c1' }, models, catalogue.models)).toEqual({
+      allowedChannels: null,
+    });
+    expect(buildSettingsPatch(current, { allChannels: true }, models, catalogue.models)).toEqual({
+      allowedChannels: null,
+    });
   });
 
   it.each<[string, SettingsChangeInput, string]>([

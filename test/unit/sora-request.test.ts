@@ -1,13 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { UserFacingError } from '../../src/errors.js';
+import { BUILT_IN_CATALOGUE, ModelCatalogue } from '../../src/services/capabilities.js';
 import { parseTimestamps, validateSoraOptions, type SoraOptions } from '../../src/services/sora-request.js';
 
 const limits = { maxImageBytes: 10 * 1024 * 1024 };
+const catalogue = new ModelCatalogue(BUILT_IN_CATALOGUE);
 const png = { name: 'cat.png', contentType: 'image/png', size: 1000, url: 'https://cdn.example/cat.png' };
 
 function refusal(options: Partial<SoraOptions>): string {
   try {
-    validateSoraOptions({ prompt: 'a cat', ...options }, limits);
+    validateSoraOptions({ prompt: 'a cat', ...options }, limits, catalogue);
   } catch (err) {
     expect(err).toBeInstanceOf(UserFacingError);
     return (err as UserFacingError).key;
@@ -17,7 +19,7 @@ function refusal(options: Partial<SoraOptions>): string {
 
 describe('validateSoraOptions', () => {
   it('fills the documented defaults', () => {
-    expect(validateSoraOptions({ prompt: '  a corgi surfing  ' }, limits)).toEqual({
+    expect(validateSoraOptions({ prompt: '  a corgi surfing  ' }, limits, catalogue)).toEqual({
       prompt: 'a corgi surfing',
       model: 'sora-2',
       seconds: 10,
@@ -48,6 +50,7 @@ describe('validateSoraOptions', () => {
         characterCreate: true,
       },
       limits,
+      catalogue,
     );
     expect(v).toMatchObject({
       model: 'sora-2-pro',
@@ -64,7 +67,7 @@ describe('validateSoraOptions', () => {
   it.each<[string, Partial<SoraOptions>, string]>([
     ['empty prompt', { prompt: '   ' }, 'sora.prompt_empty'],
     ['long prompt', { prompt: 'x'.repeat(2001) }, 'sora.prompt_too_long'],
-    ['unknown model', { model: 'sora-1' }, 'sora.model_unknown'],
+    ['unknown model', { model: 'sora-9' }, 'sora.model_unknown'],
     ['25 s on sora-2', { duration: 25 }, 'sora.duration_unsupported'],
     ['unknown duration', { model: 'sora-2-pro', duration: 12 }, 'sora.duration_unsupported'],
     ['pro size on sora-2', { size: '1024x1024' }, 'sora.size_unsupported'],
@@ -93,7 +96,11 @@ describe('validateSoraOptions', () => {
   });
 
   it('takes the image type from the file name when Discord gives none', () => {
-    const v = validateSoraOptions({ prompt: 'x', image: { ...png, name: 'photo.JPG', contentType: null } }, limits);
+    const v = validateSoraOptions(
+      { prompt: 'x', image: { ...png, name: 'photo.JPG', contentType: null } },
+      limits,
+      catalogue,
+    );
     expect(v.image?.contentType).toBe('image/jpeg');
   });
 
@@ -101,6 +108,7 @@ describe('validateSoraOptions', () => {
     const v = validateSoraOptions(
       { prompt: 'x', characterFromTask: 'sora-2:task_01k78gpb3ffrmtyww', characterTimestamps: '0，2' },
       limits,
+      catalogue,
     );
     expect(v.characterFromTask).toBe('sora-2:task_01k78gpb3ffrmtyww');
     expect(v.characterTimestamps).toBe('0,2');

@@ -7,9 +7,23 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Agent, FormData, request, type Dispatcher } from 'undici';
 import { systemClock, type Clock } from '../../clock.js';
 import { TuziError, classifyTransportError, isRetryableStatus, type TuziOperation } from './errors.js';
-import { encodeIdSegment, normaliseTask, parseErrorBody, parseRetryAfter, scrubSecret } from './normalize.js';
+import {
+  encodeIdSegment,
+  normaliseModelList,
+  normaliseTask,
+  parseErrorBody,
+  parseRetryAfter,
+  scrubSecret,
+} from './normalize.js';
 import { Semaphore } from './semaphore.js';
-import type { CreateVideoRequest, DownloadOptions, DownloadResult, RequestOptions, VideoTask } from './types.js';
+import type {
+  CreateVideoRequest,
+  DownloadOptions,
+  DownloadResult,
+  ProviderModelInfo,
+  RequestOptions,
+  VideoTask,
+} from './types.js';
 
 export interface TuziTimeouts {
   /** Opening the TCP/TLS connection. */
@@ -153,6 +167,31 @@ export class TuziClient {
           operation: 'retrieve',
           kind: 'invalid_response',
           retryable: true,
+          mayHaveReachedServer: true,
+          status: 200,
+        });
+      },
+      opts.signal,
+    );
+  }
+
+  /**
+   * `GET /v1/models` (OpenAI-compatible): the models the provider lists. A
+   * relay without the route answers 404; that is an error like any other, for
+   * the caller to log.
+   */
+  async listModels(opts: RequestOptions = {}): Promise<ProviderModelInfo[]> {
+    const url = `${this.#base}/v1/models`;
+    return this.#withRetries(
+      'models',
+      (err) => err.retryable,
+      async () => {
+        const models = normaliseModelList(await this.#sendJson('models', 'GET', url, undefined, opts.signal));
+        if (models) return models;
+        throw new TuziError('Tuzi models answered without a model list', {
+          operation: 'models',
+          kind: 'invalid_response',
+          retryable: false,
           mayHaveReachedServer: true,
           status: 200,
         });

@@ -1,4 +1,4 @@
-export type TuziOperation = 'create' | 'retrieve' | 'download' | 'delete';
+export type TuziOperation = 'create' | 'retrieve' | 'download' | 'delete' | 'models';
 
 /**
  * - `http`: upstream answered with an error status.

@@ -1,4 +1,4 @@
-import { VIDEO_STATUSES, type KnownVideoStatus, type VideoTask, type VideoTaskError } from './types.js';
+import type { KnownVideoStatus, ProviderModelInfo, VideoTask, VideoTaskError } from './types.js';
 
 /**
  * Above this a timestamp is milliseconds: 1e12 ms is 2001-09-09, while 1e12
@@ -36,7 +36,55 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-const KNOWN = new Set<string>(VIDEO_STATUSES);
+/**
+ * Every status spelling relays are known to send, by what it means. The seed
+ * and OpenAI send `queued`, `in_progress`, `completed`, `failed`. new-api
+ * (QuantumNous/new-api, relay/channel/task/sora/adaptor.go, ParseTaskResult)
+ * reads upstream statuses case-insensitively because "a MiniMax→OpenAI relay
+ * upstream may send Success/succeeded/Processing", and groups them as below;
+ * a public Tuzi client also handles `expired` (facts/tuzi.md). Matched
+ * without regard to case or surrounding spaces.
+ */
+const STATUS_SYNONYMS = new Map<string, KnownVideoStatus>(
+  Object.entries({
+    // Accepted, not started: waiting in the provider's queue.
+    queued: 'queued',
+    pending: 'queued',
+    submitted: 'queued',
+    not_start: 'queued',
+    preparing: 'queued',
+    // Being made.
+    in_progress: 'in_progress',
+    processing: 'in_progress',
+    running: 'in_progress',
+    generating: 'in_progress',
+    // Done.
+    completed: 'completed',
+    complete: 'completed',
+    succeeded: 'completed',
+    success: 'completed',
+    finished: 'completed',
+    // Ended without a video.
+    failed: 'failed',
+    failure: 'failed',
+    fail: 'failed',
+    error: 'failed',
+    cancelled: 'failed',
+    canceled: 'failed',
+    expired: 'failed',
+  } satisfies Record<string, KnownVideoStatus>),
+);
+
+/** The status a raw spelling stands for, or `unknown`. */
+export function normaliseStatus(raw: string): KnownVideoStatus | 'unknown' {
+  return STATUS_SYNONYMS.get(raw.trim().toLowerCase()) ?? 'unknown';
+}
+
+/** The code a failed task gets when upstream gave none: what its status said (`cancelled`, `expired`…). */
+function endedCode(raw: string): string {
+  const s = raw.trim().toLowerCase();
+  return s === 'canceled' ? 'cancelled' : s;
+}
 
 function normaliseError(value: unknown): VideoTaskError | undefined {
   if (typeof value === 'string' && value !== '') return { code: 'unknown', message: value };
@@ -47,16 +95,29 @@ function normaliseError(value: unknown): VideoTaskError | undefined {
 }
 
 /**
+ * Why a task failed: its `error` object when present; otherwise the reason
+ * relays put beside the status (new-api's `fail_reason`; the `message` of a
+ * task whose result was deleted), under the code its status names.
+ */
+function failureOf(body: Record<string, unknown>, rawStatus: string): VideoTaskError {
+  const error = normaliseError(body.error);
+  if (error) return error;
+  const reason = optionalString(body.fail_reason) ?? optionalString(body.message);
+  return { code: endedCode(rawStatus), message: reason ?? '' };
+}
+
+/**
  * Turns upstream's JSON into a VideoTask, or undefined when the body is not a
- * task at all (no string id). Unknown statuses are kept as `unknown` with the
- * raw string so a new upstream status never crashes the poller.
+ * task at all (no string id). Synonyms become the seed's four statuses; an
+ * unrecognised one is kept as `unknown` with the raw string, so a new
+ * upstream status never crashes the poller.
  */
 export function normaliseTask(body: unknown): VideoTask | undefined {
   if (!isRecord(body)) return undefined;
   const id = body.id;
   if (typeof id !== 'string' || id === '') return undefined;
   const rawStatus = typeof body.status === 'string' ? body.status : '';
-  const status = KNOWN.has(rawStatus) ? (rawStatus as KnownVideoStatus) : 'unknown';
+  const status = normaliseStatus(rawStatus);
   const progress = clampProgress(body.progress) ?? (status === 'completed' ? 100 : 0);
   const task: VideoTask = { id, status, rawStatus, progress };
   const model = optionalString(body.model);
@@ -69,9 +130,30 @@ export function normaliseTask(body: unknown): VideoTask | undefined {
   if (createdAt !== undefined) task.createdAt = createdAt;
   const videoUrl = optionalString(body.video_url);
   if (videoUrl !== undefined) task.videoUrl = videoUrl;
-  const error = normaliseError(body.error);
+  const expiresAt = normaliseTimestamp(body.expires_at);
+  if (expiresAt !== undefined) task.expiresAt = expiresAt;
+  const error = status === 'failed' ? failureOf(body, rawStatus) : normaliseError(body.error);
   if (error !== undefined) task.error = error;
   return task;
+}
+
+/**
+ * `GET /v1/models` as OpenAI documents it (`{ object: "list", data: [{ id,
+ * owned_by, … }] }`); a bare array, as some relays send, is read too.
+ * Undefined when the body is no model list at all.
+ */
+export function normaliseModelList(body: unknown): ProviderModelInfo[] | undefined {
+  const data = Array.isArray(body) ? body : isRecord(body) && Array.isArray(body.data) ? body.data : undefined;
+  if (!data) return undefined;
+  const models: ProviderModelInfo[] = [];
+  for (const entry of data) {
+    if (!isRecord(entry)) continue;
+    const id = optionalString(entry.id);
+    if (id === undefined) continue;
+    const ownedBy = optionalString(entry.owned_by);
+    models.push(ownedBy === undefined ? { id } : { id, ownedBy });
+  }
+  return models;
 }
 
 export interface UpstreamErrorBody {

@@ -19,7 +19,7 @@ export interface InputReferenceUrl {
 }
 
 export interface CreateVideoRequest {
-  /** Upstream model id (see capabilities.ts). */
+  /** Upstream model id (see the catalogue, capabilities.ts). */
   model: string;
   /** Scene description; Chinese is fine. */
   prompt: string;
@@ -65,7 +65,15 @@ export interface VideoTask {
   /** Milliseconds since the epoch, whether upstream sent seconds or milliseconds. */
   createdAt?: number;
   videoUrl?: string;
+  /** When the video's download links stop working (milliseconds), when upstream says (OpenAI's `expires_at`). */
+  expiresAt?: number;
   error?: VideoTaskError;
+}
+
+/** One entry of `GET /v1/models`. */
+export interface ProviderModelInfo {
+  id: string;
+  ownedBy?: string;
 }
 
 export interface DownloadOptions {
