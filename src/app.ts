@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { Client, Events, GatewayIntentBits, type Interaction, type RESTOptions } from 'discord.js';
+import { Client, Events, GatewayIntentBits, type Interaction } from 'discord.js';
 import { systemClock, systemTimers, type Clock, type Timers } from './clock.js';
 import { createComponentHandler } from './commands/components.js';
 import { createSoraConfigCommand } from './commands/sora-config.js';
@@ -15,12 +15,12 @@ import { SettingsRepository } from './db/settings-repository.js';
 import { StateRepository } from './db/state-repository.js';
 import { InteractionRouter } from './interactions.js';
 import { createLogger, type Logger } from './logger.js';
-import { Delivery } from './jobs/delivery.js';
+import { Delivery, sweepTempFiles } from './jobs/delivery.js';
 import { Dispatcher } from './jobs/dispatcher.js';
 import { JobEvents, observeAll } from './jobs/job-events.js';
 import { JobService } from './jobs/job-service.js';
 import { JobWorker } from './jobs/job-worker.js';
-import type { LifecycleRules } from './jobs/lifecycle.js';
+import { isIn, type LifecycleRules } from './jobs/lifecycle.js';
 import { Poller } from './jobs/poller.js';
 import { Presenter } from './jobs/presenter.js';
 import { AdmissionService } from './services/admission.js';
@@ -29,6 +29,7 @@ import { lifecycleMetrics } from './ops/metrics.js';
 import { accepts, ModelCatalogue } from './services/capabilities.js';
 import { syncCommands } from './services/command-sync.js';
 import { DiscordMessenger } from './services/discord-messenger.js';
+import { createBotRest, interactionRestOptions, InvalidRequestGuard } from './services/discord-rest.js';
 import { ImageRetention } from './services/image-retention.js';
 import { ImageStore } from './services/image-store.js';
 import { ModelAvailability } from './services/model-availability.js';
@@ -80,18 +81,6 @@ const MODELS_CHECK_MS = 10_000;
 const MAX_DELIVERY_ATTEMPTS = 6;
 
 /**
- * How discord.js REST sends. Global fetch (a documented discord.js option)
- * streams a FormData with a file-backed Blob, so a video goes out from disk;
- * the default undici strategy would read the whole file into memory first.
- * `window: null` with `redirect: 'error'` also keeps fetch from cloning the
- * request, a clone that tees the body stream and so buffers the whole upload
- * (measured: a 200 MiB post held 200 MiB). Discord's API does not redirect.
- */
-function streamingFetch(url: string, init: RequestInit): Promise<Response> {
-  return fetch(url, { ...init, window: null, redirect: 'error' });
-}
-
-/**
  * The composition root: everything is built here and passed in through
  * constructors, so every piece can also be built alone in a test.
  */
@@ -131,18 +120,21 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     logger: log,
   });
 
+  // Two REST instances (discord-rest.ts): the client's own for interactions, never held by the bot's 429s,
+  // and the bot's for its channel routes, which never waits long on a rate limit inside a job step.
   const client = new Client({
     intents: [GatewayIntentBits.Guilds],
     allowedMentions: { parse: [] },
-    rest: {
-      makeRequest: streamingFetch as unknown as NonNullable<RESTOptions['makeRequest']>,
-      ...(config.discordApiUrl ? { api: config.discordApiUrl } : {}),
-    },
+    rest: interactionRestOptions(config.discordApiUrl),
   });
+  const botRest = createBotRest(config.discordToken, config.discordApiUrl);
+  const invalidRequests = new InvalidRequestGuard(log);
+  invalidRequests.watch(client.rest);
+  invalidRequests.watch(botRest);
 
   const modLog = new ModLog(
     (guildId) => settings.effective(guildId).logChannel,
-    new ChannelLogSender(client.rest),
+    new ChannelLogSender(botRest),
     clock,
     timers,
     log,
@@ -166,9 +158,15 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
         retryAfterMs ?? 0,
       ),
   };
-  const messenger = new DiscordMessenger(client.rest, clock, () => client.user?.id);
+  const messenger = new DiscordMessenger(
+    botRest,
+    clock,
+    () => client.user?.id,
+    (guildId) => (guildId ? client.guilds.cache.get(guildId)?.premiumTier : undefined),
+  );
   const presenter = new Presenter(jobs, messenger, clock, log, {
     progressEditMs: config.progressEditMs,
+    optionalAllowed: () => invalidRequests.optionalAllowed(),
     prior: () => pollHistory.prior,
   });
   // The scheduler runs the worker's steps, and the worker's events wake the scheduler:
@@ -293,7 +291,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     handling.add(run);
   });
   client.on(Events.Error, (err) => log.error({ err }, 'discord client error'));
-  const ops = new Ops({ config, db, client, clock, timers, log, metrics, heartbeat }); // ops: health, REST counters, backups
+  const ops = new Ops({ config, db, client, clock, timers, log, metrics, heartbeat, rests: [botRest] }); // ops: health, REST counters, backups
   client.on(Events.ShardDisconnect, (event, shard) => log.warn({ code: event.code, shard }, 'gateway disconnected'));
 
   let stopped = false;
@@ -327,13 +325,18 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       await ready;
       const applicationId = client.application!.id;
       const definitions = commandDefinitions(catalogue);
-      await syncCommands(client.rest, state, log, applicationId, definitions, config.discordGuildId).catch(
-        (err: unknown) => log.error({ err }, 'command registration failed; the previous registration stays in place'),
+      await syncCommands(botRest, state, log, applicationId, definitions, config.discordGuildId).catch((err: unknown) =>
+        log.error({ err }, 'command registration failed; the previous registration stays in place'),
       );
       for (const applied of interrupted)
         await events
           .run(applied)
           .catch((err: unknown) => log.warn({ err, jobId: applied.job.id }, 'could not explain an interrupted job'));
+      const swept = await sweepTempFiles(config.tempDir, (id) => {
+        const job = jobs.get(id);
+        return job !== undefined && isIn(job.status, 'hasVideo') && isIn(job.status, 'scheduled');
+      });
+      if (swept > 0) log.info({ swept }, 'removed videos left by deliveries that are over');
       poller.start();
       dispatcher.start();
       heartbeat.beat(); // ops: start() ran the poller's first pass outside a timer
@@ -366,6 +369,8 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       await within(2_000, modLog.close());
       await ops.stop(); // ops: waits for a backup in progress, which needs the database
       await client.destroy();
+      botRest.clearHashSweeper();
+      botRest.clearHandlerSweeper();
       db.close();
       log.info('stopped');
     },

@@ -17,6 +17,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { commandDefinitions } from '../../src/commands/index.js';
+import { BUILT_IN_CATALOGUE, ModelCatalogue } from '../../src/services/capabilities.js';
 import type { InteractionHandle } from '../../emulators/discord/types.js';
 import { spawnBot, startWorld, type World } from '../../emulators/world.js';
 import {
@@ -274,7 +275,7 @@ export async function ackRun(
       const res = await fetch(`${w.discord.apiUrl}/v10/applications/${w.discord.applicationId}/commands`, {
         method: 'PUT',
         headers: { authorization: `Bot ${w.discord.botToken}`, 'content-type': 'application/json' },
-        body: JSON.stringify(commandDefinitions),
+        body: JSON.stringify(commandDefinitions(new ModelCatalogue(BUILT_IN_CATALOGUE))),
       });
       if (!res.ok) throw new Error(`registering the commands for the baseline failed: ${res.status}`);
     }

@@ -11,6 +11,7 @@ import type { Clock } from '../clock.js';
 import { MAX_CHOICES, type ModelCatalogue } from '../services/capabilities.js';
 import type { JobsRepository } from '../db/jobs-repository.js';
 import type { CommandContext, Responder } from '../jobs/context.js';
+import type { ChannelFacts } from '../services/channel-access.js';
 import type { JobService } from '../jobs/job-service.js';
 import type { MessageKey } from '../ui/i18n.js';
 import { shorten } from '../ui/render.js';
@@ -219,8 +220,21 @@ export function commandContext(
     memberRoleIds: memberRoleIds(interaction),
     locale: interaction.locale,
     attachmentSizeLimit: interaction.attachmentSizeLimit,
+    channelFacts: channelFacts(interaction),
     // The token's 15 minutes run from Discord's timestamp, never later than now.
     receivedAt: Math.min(interaction.createdTimestamp, clock.now()),
+  };
+}
+
+/** The bot's permissions in the interaction's channel, and whether that channel is an archived or locked thread. */
+function channelFacts(
+  interaction: ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction,
+): ChannelFacts {
+  const channel = interaction.channel;
+  return {
+    appPermissions: interaction.appPermissions?.bitfield ?? null,
+    thread:
+      channel?.isThread() === true ? { archived: channel.archived ?? false, locked: channel.locked ?? false } : null,
   };
 }
 

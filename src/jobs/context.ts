@@ -1,3 +1,4 @@
+import type { ChannelFacts } from '../services/channel-access.js';
 import type { MessageBody } from '../ui/render.js';
 
 /** Discord's interaction token lifetime. */
@@ -15,6 +16,8 @@ export interface CommandContext {
   memberRoleIds: readonly string[];
   locale: string;
   attachmentSizeLimit: number;
+  /** What the interaction says about its channel: the bot's permissions there, and thread state. */
+  channelFacts: ChannelFacts;
   /** When the interaction arrived (the token's 15 minutes start here). */
   receivedAt: number;
 }

@@ -4,6 +4,7 @@ import type { Clock } from '../clock.js';
 import type { Job } from '../db/jobs-repository.js';
 import type { Logger } from '../logger.js';
 import type { DiscordMessenger, SendOutcome } from '../services/discord-messenger.js';
+import { CHANNEL_UPLOAD_LIMITS } from '../services/discord-rest.js';
 import { ReencodeError, type Reencoder } from '../services/reencode.js';
 import { describeFailure, type VideoApi } from '../services/video-api.js';
 import { renderDelivery, type VideoLink } from '../ui/render.js';
@@ -21,23 +22,36 @@ export interface DeliveryOptions {
   reencoder?: Reencoder;
 }
 
-const MiB = 1024 * 1024;
 /**
  * The smallest upload limit any Discord server has (boost tiers 0–1, and the
  * default for webhooks since 2025-01-16: facts/discord.md). When Discord
- * refuses a file the job's own limit allowed, this is the size that fits.
+ * refuses a file the route's limit allowed (a tier the gateway had not told
+ * yet), this is the size that fits.
  */
-const SMALLEST_UPLOAD_LIMIT = 10 * MiB;
+const SMALLEST_UPLOAD_LIMIT = CHANNEL_UPLOAD_LIMITS[0];
 /** Bounds the look-up of a fresh link (expiry) before a post; the post goes without it after that. */
 const LINK_LOOKUP_MS = 10_000;
 
 /**
- * The largest file the job's video may be when it is posted: the limit
- * Discord gave the interaction, capped by MAX_VIDEO_MB. The one place the
- * limit is chosen, so the route's own limit can replace it here.
+ * Removes videos left in the temp folder by deliveries that are over (a
+ * crash between a download and its clean-up): a file stays only while its
+ * job still waits to be posted, so a retry need not download it again.
  */
-export function uploadLimitOf(job: Job, maxVideoBytes: number): number {
-  return Math.min(maxVideoBytes, Math.max(job.attachmentSizeLimit, 1));
+export async function sweepTempFiles(tempDir: string, stillPosting: (jobId: number) => boolean): Promise<number> {
+  let names: string[];
+  try {
+    names = await fs.readdir(tempDir);
+  } catch {
+    return 0;
+  }
+  let removed = 0;
+  for (const name of names) {
+    const m = /^job-(\d+)(?:\.fit)?\.mp4$/.exec(name);
+    if (!m || stillPosting(Number(m[1]))) continue;
+    await fs.rm(path.join(tempDir, name), { force: true });
+    removed++;
+  }
+  return removed;
 }
 
 /** What the download left in the temp file: its size, or why there is none. */
@@ -90,36 +104,44 @@ export class Delivery {
     }
     const tempFile = path.join(this.options.tempDir, `job-${job.id}.mp4`);
     const fitFile = path.join(this.options.tempDir, `job-${job.id}.fit.mp4`);
+    let retrying = false;
     try {
-      await this.upload(claimed, tempFile, fitFile);
+      retrying = await this.upload(claimed, tempFile, fitFile);
     } finally {
-      await Promise.all([fs.rm(tempFile, { force: true }), fs.rm(fitFile, { force: true })]);
+      // A retry keeps the downloaded video (downloading it again would cost the same bytes twice).
+      await Promise.all([retrying ? undefined : fs.rm(tempFile, { force: true }), fs.rm(fitFile, { force: true })]);
     }
   }
 
-  private async upload(job: Job, tempFile: string, fitFile: string): Promise<void> {
+  /** True when the job will try again later (the downloaded file is kept for it). */
+  private async upload(job: Job, tempFile: string, fitFile: string): Promise<boolean> {
     const download = await this.download(job, tempFile);
-    if (download === 'retrying') return;
+    if (download === 'retrying') return false;
     let tooLarge = download.size === undefined && download.tooLarge;
     if (download.size !== undefined) {
       const sent = await this.postFile(job, tempFile, fitFile, download.size);
-      if (sent === 'done') return;
+      if (sent === 'retry') return true;
+      if (sent === 'done') return false;
       tooLarge = true;
     }
-    await this.postLink(job, { tooLarge, ...(download.size !== undefined ? { size: download.size } : {}) });
+    return (
+      (await this.postLink(job, { tooLarge, ...(download.size !== undefined ? { size: download.size } : {}) })) ===
+      'retry'
+    );
   }
 
   /**
    * Posts the downloaded video, or a re-encode of it that fits the limit.
    * `link`: no file could go (too large and no re-encode fits); nothing was posted.
    */
-  private async postFile(job: Job, file: string, fitFile: string, size: number): Promise<'done' | 'link'> {
-    const limit = uploadLimitOf(job, this.options.maxVideoBytes);
+  private async postFile(job: Job, file: string, fitFile: string, size: number): Promise<'done' | 'retry' | 'link'> {
+    // The route whose limit takes the most now (the server's tier, or a Nitro member's interaction), within MAX_VIDEO_MB.
+    const limit = Math.min(this.options.maxVideoBytes, this.messenger.uploadLimit(job).bytes);
     if (size <= limit) {
       const sent = await this.post(job, 'attachment', size, (j) =>
         this.messenger.post(j, renderDelivery(j, null), mp4(file, j), `sora-job-${j.id}`),
       );
-      if (sent !== 'too_large') return 'done';
+      if (sent !== 'too_large') return sent;
       // Discord refused what the job's limit allowed: this route's limit is smaller. What fits every server may still go.
       if (size <= SMALLEST_UPLOAD_LIMIT) return 'link';
       return this.postReencoded(job, file, fitFile, size, SMALLEST_UPLOAD_LIMIT);
@@ -133,7 +155,7 @@ export class Delivery {
     fitFile: string,
     size: number,
     limit: number,
-  ): Promise<'done' | 'link'> {
+  ): Promise<'done' | 'retry' | 'link'> {
     const reencoder = this.options.reencoder;
     if (!reencoder) return 'link';
     let fit;
@@ -164,15 +186,15 @@ export class Delivery {
     const sent = await this.post(job, 'attachment', fit.bytes, (j) =>
       this.messenger.post(j, renderDelivery(j, null, reencoded), mp4(fitFile, j), `sora-job-${j.id}-r`),
     );
-    return sent === 'too_large' ? 'link' : 'done';
+    return sent === 'too_large' ? 'link' : sent;
   }
 
   /** The last resort: a link, only when one exists and still works; it says until when, when that is known. */
-  private async postLink(job: Job, about: { tooLarge: boolean; size?: number }): Promise<void> {
+  private async postLink(job: Job, about: { tooLarge: boolean; size?: number }): Promise<'done' | 'retry'> {
     const link = await this.linkOf(job);
     if (!link) {
       await this.events.emit(job, { type: 'giveUp', reason: 'no video_url to link to' });
-      return;
+      return 'done';
     }
     if (link.expiresAt !== undefined && link.expiresAt <= this.clock.now()) {
       this.log.warn({ jobId: job.id, expiresAt: link.expiresAt }, 'the only link to the video has expired');
@@ -181,11 +203,13 @@ export class Delivery {
         reason: 'the video link expired before it could be posted',
         code: 'link_expired',
       });
-      return;
+      return 'done';
     }
-    await this.post(job, 'link', undefined, (j) =>
-      this.messenger.post(j, renderDelivery(j, { ...link, ...about }), undefined, `sora-job-${j.id}-l`),
+    const limit = this.messenger.uploadLimit(job).bytes;
+    const sent = await this.post(job, 'link', undefined, (j) =>
+      this.messenger.post(j, renderDelivery(j, { ...link, ...about, limit }), undefined, `sora-job-${j.id}-l`),
     );
+    return sent === 'retry' ? 'retry' : 'done';
   }
 
   /**
@@ -216,6 +240,9 @@ export class Delivery {
    */
   private async download(job: Job, tempFile: string): Promise<Downloaded> {
     await fs.mkdir(this.options.tempDir, { recursive: true });
+    // An earlier attempt's download (files appear only once complete and checked: TuziClient.downloadVideo).
+    const kept = await fs.stat(tempFile).catch(() => undefined);
+    if (kept) return { size: kept.size };
     const sources = [job.videoUrl, job.upstreamId].filter((s): s is string => !!s);
     for (const [i, source] of sources.entries()) {
       try {
@@ -246,7 +273,7 @@ export class Delivery {
     mode: 'attachment' | 'link',
     bytes: number | undefined,
     send: (job: Job) => Promise<SendOutcome>,
-  ): Promise<'done' | 'too_large'> {
+  ): Promise<'done' | 'retry' | 'too_large'> {
     const attempted = await this.events.emit(job, { type: 'postAttempted' });
     if (!attempted) return 'done';
     const outcome = await send(attempted);
@@ -256,9 +283,23 @@ export class Delivery {
       return 'done';
     }
     if (outcome.reason === 'too_large' && mode === 'attachment') return 'too_large';
+    if (outcome.reason === 'rate_limited') {
+      // Not a failure: the post waits in the job row, not in a worker slot.
+      this.log.info(
+        { jobId: job.id, retryAfterMs: outcome.retryAfterMs },
+        'video post rate-limited; scheduled for later',
+      );
+      await this.events.emit(attempted, {
+        type: 'retryDelivery',
+        reason: 'rate limited',
+        waitMs: outcome.retryAfterMs,
+      });
+      return 'retry';
+    }
     if (outcome.reason === 'transient') {
       this.log.warn({ jobId: job.id, detail: outcome.detail }, 'video post failed; will retry');
-      await this.events.emit(attempted, { type: 'retryDelivery', reason: outcome.detail });
+      const retried = await this.events.emit(attempted, { type: 'retryDelivery', reason: outcome.detail });
+      return retried?.status === 'completed' ? 'retry' : 'done';
     } else {
       this.log.error({ jobId: job.id, reason: outcome.reason }, 'Discord refused the video post');
       await this.events.emit(attempted, { type: 'giveUp', reason: `Discord refused the post: ${outcome.reason}` });

@@ -4,6 +4,8 @@ import { UserFacingError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ImageStore } from '../services/image-store.js';
 import type { AdmissionService } from '../services/admission.js';
+import { checkChannelAccess } from '../services/channel-access.js';
+import { t } from '../ui/i18n.js';
 import type { ModelCatalogue } from '../services/capabilities.js';
 import { utcDayStart, type EffectiveSettings, type SettingsService } from '../services/settings.js';
 import { checkAppliedSettings, validateSoraOptions, type SoraOptions } from '../services/sora-request.js';
@@ -46,6 +48,8 @@ export class JobService {
   /** `reuseImage`: a stored reference image to send again (a re-roll), instead of a new Discord attachment. */
   async start(ctx: CommandContext, options: SoraOptions, responder: Responder, reuseImage?: ReusedImage): Promise<Job> {
     const { catalogue } = this.options;
+    // The channel first: the bot learns the rest of what it needs there only once the video is paid for.
+    checkChannelAccess(ctx.channelFacts, (key) => t(ctx.locale, key));
     const request = validateSoraOptions(options, { maxImageBytes: this.options.maxImageBytes }, catalogue);
     const effective = this.settings.effective(ctx.guildId);
     const admitted = this.admission.admit(ctx, request, effective);

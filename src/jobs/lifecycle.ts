@@ -167,7 +167,11 @@ export type JobEvent =
   | { type: 'claimDelivery' }
   | { type: 'postAttempted' }
   | { type: 'posted'; messageId: string; mode: 'attachment' | 'link' }
-  | { type: 'retryDelivery'; reason: string }
+  /**
+   * The post did not happen now. `waitMs`: Discord asked for a wait (a rate
+   * limit); such a retry is not a failure, so it uses up no attempt.
+   */
+  | { type: 'retryDelivery'; reason: string; waitMs?: number }
   /** `code`: why, for what the member is shown (e.g. `link_expired`: no link to offer). */
   | { type: 'giveUp'; reason: string; code?: string };
 export type JobEventType = JobEvent['type'];
@@ -422,6 +426,11 @@ export function decide(job: Job, event: JobEvent, now: number, rules: LifecycleR
         { type: 'showOutcome' },
       ]);
     case 'retryDelivery':
+      if (event.waitMs !== undefined)
+        return step('completed', {
+          nextRunAt: now + event.waitMs,
+          deliveryAttempts: Math.max(0, job.deliveryAttempts - 1),
+        });
       if (job.deliveryAttempts >= rules.maxDeliveryAttempts)
         return step('delivery_failed', { errorMessage: event.reason, ...ended(now) }, [{ type: 'showOutcome' }]);
       return step('completed', { nextRunAt: now + deliveryRetryDelay(job.deliveryAttempts) });

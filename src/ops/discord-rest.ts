@@ -14,11 +14,11 @@ import type { Metrics } from './metrics.js';
 export function observeDiscordRest(rest: REST, metrics: Pick<Metrics, 'discordResponse' | 'discordRateLimit'>) {
   const onResponse = (request: APIRequest, response: ResponseLike) => {
     metrics.discordResponse(request.method, request.route, response.status);
-    // With a `response` listener, discord.js hands us a clone of the Response;
-    // its body is a tee branch that would hold the bytes until collected.
-    const body = response.body as { cancel?: () => Promise<void>; destroy?: () => void } | null;
+    // With a `response` listener, discord.js hands a fetch Response's clone: its body is a tee branch that would
+    // hold the bytes until collected, so it is cancelled. An undici `request` answer has no clone; discord.js passes
+    // a shallow copy whose body is the real one, which must be left alone.
+    const body = response.body as { cancel?: () => Promise<void> } | null;
     if (body && typeof body.cancel === 'function') body.cancel().catch(() => undefined);
-    else body?.destroy?.();
   };
   const onRateLimited = (info: RateLimitData) => metrics.discordRateLimit(info.route, info.global);
   rest.on(RESTEvents.Response, onResponse);

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Client } from 'discord.js';
+import type { Client, REST } from 'discord.js';
 import type { Clock, Timers } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/database.js';
@@ -62,6 +62,8 @@ export interface OpsDeps {
   metrics: Metrics;
   /** The poller's heartbeat (its Timers wrapped with `heartbeat.wrap`). */
   heartbeat: Heartbeat;
+  /** REST instances besides the client's own whose traffic is counted (the bot's channel routes). */
+  rests?: REST[];
 }
 
 /**
@@ -83,7 +85,9 @@ export class Ops {
       poller: heartbeat.check(POLLER_STALE_MS),
     };
     // Only when someone can read them: a `response` listener makes discord.js clone every Response.
-    this.unobserve = config.metricsPort !== undefined ? observeDiscordRest(client.rest, metrics) : () => undefined;
+    const watched = [client.rest, ...(deps.rests ?? [])];
+    const unobserve = config.metricsPort !== undefined ? watched.map((r) => observeDiscordRest(r, metrics)) : [];
+    this.unobserve = () => unobserve.forEach((u) => u());
     this.backups = config.backupDir
       ? new BackupService(
           db,

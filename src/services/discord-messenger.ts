@@ -1,9 +1,17 @@
-import fs from 'node:fs';
-import { DiscordAPIError, HTTPError, RESTJSONErrorCodes, Routes, type REST, type APIMessage } from 'discord.js';
+import {
+  DiscordAPIError,
+  HTTPError,
+  RateLimitError,
+  RESTJSONErrorCodes,
+  Routes,
+  type REST,
+  type APIMessage,
+} from 'discord.js';
 import type { Clock } from '../clock.js';
 import type { Job } from '../db/jobs-repository.js';
 import { isDeliveryOf } from '../jobs/delivery-marker.js';
 import type { MessageBody } from '../ui/render.js';
+import { channelUploadLimit, ProgressFile, uploadForm } from './discord-rest.js';
 
 /**
  * Stop using an interaction token this long before Discord's 15 minutes run
@@ -33,7 +41,11 @@ export type SendOutcome =
   | { ok: false; reason: 'too_large' }
   /** The bot may not see or post in the channel. */
   | { ok: false; reason: 'forbidden' }
-  /** Discord refused the edit for good (e.g. 30046 on an old message); nothing to retry. */
+  /** A rate limit (30046 on an old message among them) longer than a job step may wait; try later, or elsewhere. */
+  | { ok: false; reason: 'rate_limited'; retryAfterMs: number }
+  /** The message is in an archived thread: it cannot be edited, but a new message there unarchives it (50083). */
+  | { ok: false; reason: 'archived' }
+  /** Discord refused it for good; nothing to retry. */
   | { ok: false; reason: 'refused'; code: number | string }
   /** Network trouble, 5xx or rate limits that outlasted discord.js's own retries. */
   | { ok: false; reason: 'transient'; detail: string };
@@ -46,16 +58,25 @@ export interface FileToSend {
 
 /** Classifies what discord.js threw into what our callers act on. */
 export function classifyDiscordError(err: unknown): Exclude<SendOutcome, { ok: true }> {
+  // The bot's REST throws this instead of waiting longer than a job step may (discord-rest.ts).
+  if (err instanceof RateLimitError)
+    return { ok: false, reason: 'rate_limited', retryAfterMs: Math.max(err.retryAfter, err.timeToReset) };
   if (err instanceof DiscordAPIError) {
     const code = Number(err.code);
     if (GONE.has(code)) return { ok: false, reason: 'gone' };
+    if (code === RESTJSONErrorCodes.InvalidActionOnArchivedThread && err.status === 400)
+      return { ok: false, reason: 'archived' };
+    if (err.status === 429) return { ok: false, reason: 'rate_limited', retryAfterMs: 60_000 };
     if (code === RESTJSONErrorCodes.InvalidWebhookToken) return { ok: false, reason: 'token_expired' };
     if (code === RESTJSONErrorCodes.RequestEntityTooLarge || err.status === 413)
       return { ok: false, reason: 'too_large' };
-    if (code === RESTJSONErrorCodes.MissingAccess || code === RESTJSONErrorCodes.MissingPermissions)
+    if (
+      code === RESTJSONErrorCodes.MissingAccess ||
+      code === RESTJSONErrorCodes.MissingPermissions ||
+      code === RESTJSONErrorCodes.InvalidActionOnArchivedThread // 403: a locked thread refuses a bot without Manage Threads
+    )
       return { ok: false, reason: 'forbidden' };
-    if (err.status >= 500 || err.status === 429)
-      return { ok: false, reason: 'transient', detail: `${err.status} ${code}` };
+    if (err.status >= 500) return { ok: false, reason: 'transient', detail: `${err.status} ${code}` };
     return { ok: false, reason: 'refused', code };
   }
   if (err instanceof HTTPError) {
@@ -66,18 +87,46 @@ export function classifyDiscordError(err: unknown): Exclude<SendOutcome, { ok: t
   return { ok: false, reason: 'transient', detail };
 }
 
+/** The largest file one post of a job's video may carry now, and the route that allows it. */
+export interface UploadLimit {
+  bytes: number;
+  /** `channel`: the bot's channel route (the server's boost tier decides); `interaction`: the interaction's webhook. */
+  route: 'channel' | 'interaction';
+}
+
 /**
  * Sends what the bot shows for a job, by whichever route still works: the
  * interaction webhook while its token is fresh, the bot's channel routes
- * after. It holds no state; everything it needs is in the job row, so it
- * works the same after a restart.
+ * after. It holds no state; everything it needs is in the job row (and the
+ * server's boost tier, from the gateway), so it works the same after a
+ * restart.
  */
 export class DiscordMessenger {
   constructor(
     private readonly rest: REST,
     private readonly clock: Clock,
     private readonly botUserId: () => string | undefined,
+    /** The server's boost tier as the gateway reported it (undefined: not known, taken as tier 0). */
+    private readonly premiumTier: (guildId: string | null) => number | undefined = () => undefined,
   ) {}
+
+  /**
+   * Which route takes the biggest file now: the channel route (the boost
+   * tier's limit), or the interaction's webhook while its token lives (the
+   * interaction's `attachment_size_limit`: a Nitro member's may be 500 MiB in
+   * a tier-0 server). An upload over both is never started.
+   */
+  uploadLimit(job: Job): UploadLimit {
+    const channel = channelUploadLimit(this.premiumTier(job.guildId));
+    if (this.tokenUsable(job) && job.attachmentSizeLimit > channel)
+      return { bytes: job.attachmentSizeLimit, route: 'interaction' };
+    return { bytes: channel, route: 'channel' };
+  }
+
+  /** When the job's reply was created (from its snowflake), or undefined without one. */
+  replyCreatedAt(job: Job): number | undefined {
+    return job.messageId ? snowflakeTime(job.messageId) : undefined;
+  }
 
   tokenUsable(job: Job): boolean {
     return job.interactionToken !== null && this.clock.now() < job.tokenExpiresAt - TOKEN_SAFETY_MS;
@@ -102,18 +151,31 @@ export class DiscordMessenger {
   /**
    * Posts a new message in the job's channel. The nonce makes Discord return
    * the first message instead of creating a second one if the same post is
-   * retried soon after (a crash between upload and bookkeeping).
+   * retried soon after (a crash between upload and bookkeeping). A file goes
+   * by the route whose limit takes it (uploadLimit); one over every limit is
+   * refused here, before a byte is sent.
    */
   async post(job: Job, body: MessageBody, file?: FileToSend, nonce?: string): Promise<SendOutcome> {
+    const upload = file ? new ProgressFile(file.path, file.name, file.contentType) : undefined;
+    if (upload) {
+      const limit = this.uploadLimit(job);
+      if (upload.size > limit.bytes) return { ok: false, reason: 'too_large' };
+      if (upload.size > channelUploadLimit(this.premiumTier(job.guildId))) return this.followUp(job, body, upload);
+    }
     const payload = { ...body, ...(nonce ? { nonce, enforce_nonce: true } : {}) };
-    const channelResult = await this.call(async () =>
-      this.rest.post(Routes.channelMessages(job.channelId), await this.requestData(payload, file)),
+    const channelResult = await this.call(() =>
+      this.rest.post(Routes.channelMessages(job.channelId), requestData(payload, upload)),
     );
     if (channelResult.ok || channelResult.reason !== 'forbidden' || !this.tokenUsable(job)) return channelResult;
     // No access to the channel (e.g. a user-installed app): a follow-up needs no permissions.
-    return this.call(async () =>
+    return this.followUp(job, body, upload);
+  }
+
+  /** A follow-up message through the interaction's webhook (its own upload limit, no channel permissions). */
+  private followUp(job: Job, body: MessageBody, upload: ProgressFile | undefined): Promise<SendOutcome> {
+    return this.call(() =>
       this.rest.post(Routes.webhook(job.applicationId, job.interactionToken!), {
-        ...(await this.requestData(body, file)),
+        ...requestData(body, upload),
         auth: false,
         query: new URLSearchParams({ wait: 'true' }),
       }),
@@ -146,18 +208,6 @@ export class DiscordMessenger {
     }
   }
 
-  private async requestData(body: object, file?: FileToSend) {
-    if (!file) return { body };
-    // Stream the video from disk: a file-backed Blob is read in chunks as the
-    // request goes out, so a 50 MiB upload does not sit in memory. (The client's
-    // REST sends through global fetch, which encodes this global FormData; see app.ts.)
-    const form = new FormData();
-    const withAttachment = { ...body, attachments: [{ id: 0, filename: file.name }] };
-    form.append('payload_json', JSON.stringify(withAttachment));
-    form.append('files[0]', await fs.openAsBlob(file.path, { type: file.contentType }), file.name);
-    return { body: form, passThroughBody: true };
-  }
-
   private async call(fn: () => Promise<unknown>): Promise<SendOutcome> {
     try {
       const message = (await fn()) as APIMessage;
@@ -168,7 +218,23 @@ export class DiscordMessenger {
   }
 }
 
+/**
+ * A request body: JSON, or multipart with the video streamed from disk as the
+ * request goes out (a 50 MiB upload never sits in memory), its progress seen
+ * by the bot REST's transport (discord-rest.ts uploadAwareFetch).
+ */
+function requestData(body: object, upload: ProgressFile | undefined) {
+  if (!upload) return { body };
+  const withAttachment = { ...body, attachments: [{ id: 0, filename: upload.name }] };
+  return { body: uploadForm(withAttachment, upload), passThroughBody: true };
+}
+
 const DISCORD_EPOCH = 1420070400000n;
+
+/** When a snowflake was made (ms). */
+export function snowflakeTime(id: string): number {
+  return Number((BigInt(id) >> 22n) + DISCORD_EPOCH);
+}
 
 /** The smallest snowflake at a time, for `after=` queries. */
 export function snowflakeAt(ms: number): string {

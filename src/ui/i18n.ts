@@ -39,6 +39,15 @@ const en = {
     'You already have {active} video(s) in progress (limit {max} at once). Try again when one finishes.',
   'sora.limit_daily': 'You reached today’s limit of {max} video(s). It resets {reset}.',
   'sora.duplicate': 'This request was already received.',
+  'sora.missing_permissions':
+    'I can’t make videos in this channel: I’m missing these permissions here: {permissions}. Ask a moderator to give them to me in this channel, or use another one. Nothing was sent or charged.',
+  'sora.thread_locked':
+    'This thread is locked and archived, so I could not post the video here. Use another channel or thread. Nothing was sent or charged.',
+  'perm.view_channel': '**View Channel**',
+  'perm.send_messages': '**Send Messages**',
+  'perm.embed_links': '**Embed Links**',
+  'perm.attach_files': '**Attach Files** (to post the video)',
+  'perm.read_message_history': '**Read Message History** (to make sure a video is never posted twice)',
   'sora.limit_server_daily': 'This server reached today’s limit of {max} video(s). It resets {reset}.',
   'sora.limit_server_credits':
     'This server has used {used} of its {max} credits today, and this video costs {cost}. The budget resets {reset}; a shorter video or another model may still fit.',
@@ -115,6 +124,7 @@ const en = {
   'job.submit_unknown':
     'The video service did not answer ({message}). It may still make the video, but the bot cannot follow it, and it was not sent again to avoid charging twice. Check `/sora-jobs` later or run `/sora` again.',
   'job.delivered_here': 'The video is here: {link}',
+  'job.moved': 'This video is taking a while: its progress continues here: {link}',
   'job.delivery_failed_reason': 'The video was made but could not be posted here. Download it: {url}',
   'job.delivery_failed_nolink':
     'The video was made but could not be posted here, and the video service gave no link for it.',
@@ -342,6 +352,14 @@ const zhCN: Record<MessageKey, string> = {
   'sora.limit_active': '你已有 {active} 个视频正在生成（同时最多 {max} 个）。请等其中一个完成后再试。',
   'sora.limit_daily': '你已达到今日 {max} 个视频的上限。额度将于 {reset} 重置。',
   'sora.duplicate': '此请求已收到。',
+  'sora.missing_permissions':
+    '我无法在此频道生成视频：我在这里缺少以下权限：{permissions}。请让管理员在此频道授予这些权限，或换一个频道。没有发送任何请求，也没有扣费。',
+  'sora.thread_locked': '此子区已锁定并归档，我无法在这里发布视频。请换一个频道或子区。没有发送任何请求，也没有扣费。',
+  'perm.view_channel': '**查看频道**',
+  'perm.send_messages': '**发送消息**',
+  'perm.embed_links': '**嵌入链接**',
+  'perm.attach_files': '**附加文件**（用于发布视频）',
+  'perm.read_message_history': '**阅读消息历史**（用于确保视频不会重复发布）',
   'sora.limit_server_daily': '本服务器已达到今日 {max} 个视频的上限。额度将于 {reset} 重置。',
   'sora.limit_server_credits':
     '本服务器今日已用 {used} / {max} 积分，此视频需要 {cost} 积分。预算将于 {reset} 重置；更短的视频或其他模型也许仍在预算内。',
@@ -411,6 +429,7 @@ const zhCN: Record<MessageKey, string> = {
   'job.submit_unknown':
     '视频服务没有响应（{message}）。视频可能仍会生成，但机器人无法跟踪；为避免重复扣费，请求没有再次发送。请稍后查看 `/sora-jobs` 或重新运行 `/sora`。',
   'job.delivered_here': '视频在这里：{link}',
+  'job.moved': '这个视频需要较长时间：进度在这里继续更新：{link}',
   'job.delivery_failed_reason': '视频已生成，但无法在此发布。下载链接：{url}',
   'job.delivery_failed_nolink': '视频已生成，但无法在此发布，且视频服务没有提供下载链接。',
   'final.content': '{mention} 你的视频已生成！',

@@ -242,6 +242,21 @@ export function reasonField(locale: string, job: Job): APIEmbedField {
   };
 }
 
+/** A link to a message (a server's channel, or a DM when there is no server). */
+export function messageLink(guildId: string | null, channelId: string, messageId: string): string {
+  return `https://discord.com/channels/${guildId ?? '@me'}/${channelId}/${messageId}`;
+}
+
+/** What an old reply says once the job's progress moved to a fresh message. */
+export function renderMovedReply(job: Job, link: string): MessageBody {
+  const body = renderJob(job);
+  const embed = {
+    ...body.embeds[0]!,
+    fields: [{ name: t(job.locale, 'job.field.status'), value: t(job.locale, 'job.moved', { link }), inline: false }],
+  };
+  return { ...body, embeds: [embed], components: [] };
+}
+
 /** Why a finished job has no video, as a catalogue entry. */
 export function failureReason(job: Job): { key: MessageKey; params?: MessageParams } {
   if (job.status === 'timed_out') {
@@ -312,12 +327,13 @@ export interface ReencodedNote {
  */
 export function renderDelivery(
   job: Job,
-  link: (VideoLink & { tooLarge: boolean; size?: number }) | null,
+  link: (VideoLink & { tooLarge: boolean; size?: number; limit?: number }) | null,
   reencoded?: ReencodedNote,
 ): MessageBody {
   const locale = job.locale;
   const mention = `<@${job.userId}>`;
-  const limit = formatBytes(job.attachmentSizeLimit);
+  // The limit of the route that would have carried the file (the server's tier, or the member's interaction).
+  const limit = formatBytes(link?.limit ?? job.attachmentSizeLimit);
   const lines = [t(locale, 'final.content', { mention })];
   const until = (ms: number) => `<t:${unix(ms)}:f> (<t:${unix(ms)}:R>)`;
   if (link) {

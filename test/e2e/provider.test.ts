@@ -253,9 +253,9 @@ describe('videos with no link, or links that expire', () => {
 
   it('a link that expires is never posted as the only copy without saying until when', async () => {
     w = await world({ tuzi: { assetTtlMs: 60 * MINUTE } });
-    // Over the limit and not a decodable video: no re-encode can help, so the link is all there is.
-    w.tuzi.injectFault({ kind: 'oversized', route: ['video', 'content'], bytes: 2 * MiB, times: Infinity });
-    await sora(w, w.users.alice, { prompt: 'big' }, { attachmentSizeLimit: MiB });
+    // Over the channel's 10 MiB and not a decodable video: no re-encode can help, so the link is all there is.
+    w.tuzi.injectFault({ kind: 'oversized', route: ['video', 'content'], bytes: 12 * MiB, times: Infinity });
+    await sora(w, w.users.alice, { prompt: 'big' });
     await w.advanceUntil(() => status(1) === 'delivered', 10 * MINUTE);
     const job = w.app!.jobs.get(1)!;
     const expiresAt = Math.floor((w.tuzi.jobs.values().next().value!.completedAt! + 60 * MINUTE) / 1000);

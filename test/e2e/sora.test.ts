@@ -143,15 +143,16 @@ describe('/sora end to end (real discord.js, Discord and Tuzi emulators)', () =>
 
   it('posts a link when the video is over the upload limit', async () => {
     w = await world();
-    w.tuzi.injectFault({ kind: 'oversized', route: ['video', 'content'], bytes: 2 * 1024 * 1024, times: Infinity });
-    await sora(w, w.users.alice, { prompt: 'big' }, { attachmentSizeLimit: 1024 * 1024 });
+    // Over the channel route's 10 MiB (a tier-0 server), and not a video any re-encode could read.
+    w.tuzi.injectFault({ kind: 'oversized', route: ['video', 'content'], bytes: 12 * 1024 * 1024, times: Infinity });
+    await sora(w, w.users.alice, { prompt: 'big' });
     await w.advanceUntil(() => w.app!.jobs.get(1)?.status === 'delivered', 10 * MINUTE);
     const job = w.app!.jobs.get(1)!;
     expect(job.deliveryMode).toBe('link');
     const posted = w.discord.messages(w.channelId).find((m) => m.id === job.deliveredMessageId)!;
     expect(posted.attachments).toHaveLength(0);
     expect(posted.content).toContain(job.videoUrl!);
-    expect(posted.content).toContain('larger than this channel’s upload limit (1.0 MiB)');
+    expect(posted.content).toContain('larger than this channel’s upload limit (10.0 MiB)');
     expect(videoMessages(w)).toHaveLength(0);
   });
 
