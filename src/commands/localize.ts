@@ -25,5 +25,3 @@ export function named(key: MessageKey, params: MessageParams = {}) {
   return { name: fill(CATALOGUES['en-US'][key], params), name_localizations: localizations(key, params) };
 }
 
-/** @deprecated Inline Chinese, left only in /sora-config until its texts move into the catalogue. */
-export const zh = (text: string) => ({ 'zh-CN': text });
