@@ -110,6 +110,8 @@ describe('parseConfig', () => {
     ['DISCORD_GUILD_ID', '12345', /server id/],
     ['LOG_LEVEL', 'verbose', /must be one of/],
     ['TUZI_MAX_CONCURRENCY', '0', /whole number from 1/],
+    ['TUZI_MAX_RUNNING_JOBS', '0', /whole number from 1 to 10000/],
+    ['TUZI_MAX_RUNNING_JOBS', 'lots', /whole number/],
     ['POLL_MAX_SECONDS', '2.5', /whole number/],
     ['JOB_MAX_WAIT_MINUTES', 'soon', /whole number/],
     ['PROGRESS_EDIT_SECONDS', '0', /whole number from 1/],
