@@ -24,4 +24,3 @@ export function described(key: MessageKey, params: MessageParams = {}) {
 export function named(key: MessageKey, params: MessageParams = {}) {
   return { name: fill(CATALOGUES['en-US'][key], params), name_localizations: localizations(key, params) };
 }
-
