@@ -9,6 +9,7 @@ import { commandDefinitions } from './commands/index.js';
 import type { Config } from './config.js';
 import { ControlsRepository } from './db/controls-repository.js';
 import { openDatabase, type Db } from './db/database.js';
+import { settleRestoredCopy } from './db/restored-copy.js';
 import { PollHistory } from './db/job-history.js';
 import { JobsRepository } from './db/jobs-repository.js';
 import { SettingsRepository } from './db/settings-repository.js';
@@ -34,6 +35,7 @@ import { ChannelLogSender, lifecycleObserver, ModLog } from './services/mod-log.
 import { nextPollDelay } from './services/poll-policy.js';
 import { SettingsService } from './services/settings.js';
 import { TuziClient } from './services/tuzi/client.js';
+import { WHOLE, type ShardOwnership } from './shard/ownership.js';
 import type { DestinationStream } from 'pino';
 
 /** What tests and benchmarks may replace; production uses the defaults. */
@@ -43,6 +45,12 @@ export interface AppOverrides {
   logDestination?: DestinationStream;
   logger?: Logger;
   random?: () => number;
+  /**
+   * The other shards, when this process is one of several (src/shard/ipc.ts):
+   * told when this shard's line for upstream capacity moved, since a slot
+   * freed here may be theirs to fill.
+   */
+  peers?: { lineMoved(): void };
 }
 
 export interface App {
@@ -55,6 +63,10 @@ export interface App {
   /** Health checks, the metrics endpoint, daily backups (src/ops/). */
   readonly ops: Ops;
   readonly metrics: Metrics;
+  /** The shard this process is (`{ id: 0, count: 1 }` without sharding): the jobs it follows. */
+  readonly shard: ShardOwnership;
+  /** Another shard's line moved (a slot was freed there): look at the line again. */
+  lineMoved(): void;
   /** Logs in, waits for the gateway, syncs commands, recovers and starts the poller. */
   start(): Promise<void>;
   /** True when no interaction handler and no job step is running (tests wait for this). */
@@ -96,8 +108,12 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       ...(overrides.logDestination ? { destination: overrides.logDestination } : {}),
     });
 
+  const shard = config.shard ?? WHOLE;
   const db = openDatabase(config.databasePath);
-  const jobs = new JobsRepository(db);
+  // Before anything reads a job: a restored backup's unfinished rows are settled once, at open.
+  const restored = settleRestoredCopy(db, clock.now());
+  if (restored) log.warn(restored, 'opened a restored backup: unfinished jobs look for their post first');
+  const jobs = new JobsRepository(db, shard);
   const settingsRepo = new SettingsRepository(db);
   const state = new StateRepository(db);
   const settings = new SettingsService(settingsRepo, config.serverDefaults);
@@ -123,6 +139,9 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
   const client = new Client({
     intents: [GatewayIntentBits.Guilds],
     allowedMentions: { parse: [] },
+    // Explicit, so that SHARDS in the environment (which discord.js reads) cannot change it.
+    shards: [shard.id],
+    shardCount: shard.count,
     rest: {
       makeRequest: streamingFetch as unknown as NonNullable<RESTOptions['makeRequest']>,
       ...(config.discordApiUrl ? { api: config.discordApiUrl } : {}),
@@ -174,7 +193,13 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     clock,
     rules,
     presenter,
-    { scheduler: () => poller.wake(), dispatcher: () => dispatcher.wake() },
+    {
+      scheduler: () => poller.wake(),
+      dispatcher: () => {
+        dispatcher.wake();
+        overrides.peers?.lineMoved();
+      },
+    },
     log,
     observeAll(
       lifecycleObserver(modLog),
@@ -203,6 +228,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     timers,
     log,
     {
+      // The key's cap, over every shard's jobs (Dispatcher.claim).
       maxRunning: config.tuziMaxRunningJobs,
       refreshMs: config.progressEditMs,
       probeMinMs: 60_000,
@@ -253,7 +279,20 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     handling.add(run);
   });
   client.on(Events.Error, (err) => log.error({ err }, 'discord client error'));
-  const ops = new Ops({ config, db, client, clock, timers, log, metrics, heartbeat }); // ops: health, REST counters, backups
+  // ops: health, REST counters, backups. A shard of a manager does not listen: the manager serves every shard's view.
+  const ops = new Ops({
+    config,
+    db,
+    client,
+    clock,
+    timers,
+    log,
+    metrics,
+    heartbeat,
+    serve: config.shard === undefined,
+  });
+  // Chores of the whole bot, not of a shard: done once, by shard 0.
+  const firstShard = shard.id === 0;
   client.on(Events.ShardDisconnect, (event, shard) => log.warn({ code: event.code, shard }, 'gateway disconnected'));
 
   let stopped = false;
@@ -266,6 +305,10 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     log,
     ops,
     metrics,
+    shard,
+    lineMoved() {
+      dispatcher.wake();
+    },
     async start() {
       await ops.startServer(); // ops: /healthz answers 503 until the gateway, database and poller are up
       // Before the gateway connects, so every row still in `submitting` was left by an earlier process.
@@ -276,9 +319,10 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       await client.login(config.discordToken);
       await ready;
       const applicationId = client.application!.id;
-      await syncCommands(client.rest, state, log, applicationId, commandDefinitions, config.discordGuildId).catch(
-        (err: unknown) => log.error({ err }, 'command registration failed; the previous registration stays in place'),
-      );
+      if (firstShard)
+        await syncCommands(client.rest, state, log, applicationId, commandDefinitions, config.discordGuildId).catch(
+          (err: unknown) => log.error({ err }, 'command registration failed; the previous registration stays in place'),
+        );
       for (const applied of interrupted)
         await events
           .run(applied)
@@ -286,9 +330,11 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       poller.start();
       dispatcher.start();
       heartbeat.beat(); // ops: start() ran the poller's first pass outside a timer
-      retention.start();
-      ops.startBackups(); // ops
-      log.info({ user: client.user?.tag, guilds: client.guilds.cache.size }, 'bot ready');
+      if (firstShard) {
+        retention.start();
+        ops.startBackups(); // ops
+      }
+      log.info({ user: client.user?.tag, guilds: client.guilds.cache.size, shards: shard.count }, 'bot ready');
     },
     upstreamInFlight() {
       return tuzi.inFlight;

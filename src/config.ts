@@ -5,6 +5,7 @@ import dotenv from 'dotenv';
 import { z } from 'zod';
 import { LOG_LEVELS } from './logger.js';
 import { MODELS, splitModelList } from './services/capabilities.js';
+import type { ShardOwnership } from './shard/ownership.js';
 
 const httpUrl = (what: string) =>
   z
@@ -74,6 +75,9 @@ const secret = (name: string, where: string) =>
 
 const modelIds = MODELS.map((m) => m.id);
 
+/** One process per shard on one machine and one SQLite file: beyond this, run several machines' worth of bot. */
+const MAX_SHARDS = 64;
+
 const schema = z.object({
   DISCORD_TOKEN: secret(
     'DISCORD_TOKEN',
@@ -122,6 +126,23 @@ const schema = z.object({
     .optional()
     .transform((v) => (v === '' ? undefined : v)),
   BACKUP_KEEP: int(7, 1, 1000),
+
+  // Sharding (src/shard/): `auto` asks Discord (GET /gateway/bot) how many.
+  SHARD_COUNT: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return 1;
+      if (v === 'auto') return 'auto' as const;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > MAX_SHARDS) {
+        ctx.addIssue({ code: 'custom', message: `must be auto or a whole number from 1 to ${MAX_SHARDS}` });
+        return z.NEVER;
+      }
+      return n;
+    }),
 
   DEFAULT_PRIVATE: bool(false),
   DEFAULT_WATERMARK: bool(false),
@@ -175,6 +196,13 @@ export type Config = Readonly<{
   backupDir: string | undefined;
   /** Daily backups kept in backupDir (older ones are deleted). */
   backupKeep: number;
+  /** SHARD_COUNT: 1 runs in this process; more, or `auto` (Discord's recommendation), runs a sharding manager. */
+  shardCount: number | 'auto';
+  /**
+   * Set in a process discord.js's ShardingManager spawned (it passes
+   * SHARDING_MANAGER, SHARDS and SHARD_COUNT): the one shard this process is.
+   */
+  shard: ShardOwnership | undefined;
   serverDefaults: {
     private: boolean;
     watermark: boolean;
@@ -221,6 +249,9 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     if (env.BACKUP_KEEP?.trim() && d.BACKUP_DIR === undefined) {
       problems.push('BACKUP_KEEP is set but BACKUP_DIR is not; set BACKUP_DIR to turn daily backups on');
     }
+    if (env.SHARDING_MANAGER && spawnedShard(env, d.SHARD_COUNT) === undefined) {
+      problems.push('SHARDS and SHARD_COUNT must name one shard when SHARDING_MANAGER is set (the manager sets them)');
+    }
   }
   // Checked even when other variables are wrong, so one run shows every problem.
   const dbProblem = checkDatabasePath(env.DATABASE_PATH?.trim() || './data/sora-bot.db');
@@ -259,6 +290,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     metricsHost: v.METRICS_HOST,
     backupDir: v.BACKUP_DIR,
     backupKeep: v.BACKUP_KEEP,
+    shardCount: v.SHARD_COUNT,
+    shard: env.SHARDING_MANAGER ? spawnedShard(env, v.SHARD_COUNT) : undefined,
     serverDefaults: {
       private: v.DEFAULT_PRIVATE,
       watermark: v.DEFAULT_WATERMARK,
@@ -267,6 +300,13 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       allowedModels: v.DEFAULT_ALLOWED_MODELS,
     },
   };
+}
+
+/** The shard a ShardingManager child was spawned as: SHARDS is its id (discord.js Shard#env). */
+function spawnedShard(env: Record<string, string | undefined>, count: number | 'auto'): ShardOwnership | undefined {
+  const id = Number(env.SHARDS);
+  if (count === 'auto' || !/^\d+$/.test(env.SHARDS ?? '') || id >= count) return undefined;
+  return { id, count };
 }
 
 /** Creates the database folder and checks that it can be written. */
