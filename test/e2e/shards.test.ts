@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnShardedBot, startWorld, type ShardedBot, type World } from '../../emulators/world.js';
+import { snowflakeTime } from '../../emulators/discord/snowflake.js';
 import type { GuildInfo } from '../../emulators/discord/types.js';
 import { shardOfGuild } from '../../src/shard/ownership.js';
 import { childrenOf, startConnectionOwners, type ConnectionOwners } from '../shards/connection-owners.js';
@@ -61,8 +62,9 @@ async function setup(servers: number, env: Record<string, string> = {}) {
     return { guild, channelId, userId };
   });
   // Every request to the provider passes the relay; `bot` is read when a connection opens.
+  // The bot's processes: the managers this test started and their shards.
   owners = await startConnectionOwners(world.tuzi.url, () =>
-    bot ? [bot.manager.pid!, ...childrenOf(bot.manager.pid!)] : [],
+    childrenOf(process.pid).flatMap((manager) => [manager, ...childrenOf(manager)]),
   );
   world.env.TUZI_BASE_URL = owners.url;
   return { world, servers: list };
@@ -92,14 +94,38 @@ interface Row {
   status: string;
   upstream_id: string | null;
   prompt: string;
+  post_attempted_at: number | null;
+  delivered_message_id: string | null;
 }
 
 function rows(world: World): Row[] {
   const db = new Database(world.config.databasePath, { readonly: true });
   try {
-    return db.prepare('SELECT id, guild_id, status, upstream_id, prompt FROM jobs ORDER BY id').all() as Row[];
+    return db
+      .prepare(
+        'SELECT id, guild_id, status, upstream_id, prompt, post_attempted_at, delivered_message_id FROM jobs ORDER BY id',
+      )
+      .all() as Row[];
   } finally {
     db.close();
+  }
+}
+
+const ENDED = ['delivered', 'failed', 'delivery_failed', 'submit_failed', 'timed_out', 'cancelled', 'withdrawn'];
+
+/** Waits (real time) until `predicate` holds for the jobs' rows. */
+async function rowsUntil(
+  world: World,
+  predicate: (r: Row[]) => boolean,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<Row[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = rows(world);
+    if (predicate(r)) return r;
+    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms: ${what}`);
+    await sleep(100);
   }
 }
 
@@ -108,9 +134,7 @@ async function allEnded(world: World, n: number, timeoutMs = 90_000): Promise<Ro
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const r = rows(world);
-    const open = r.filter(
-      (j) => !['delivered', 'failed', 'delivery_failed', 'submit_failed', 'timed_out'].includes(j.status),
-    );
+    const open = r.filter((j) => !ENDED.includes(j.status));
     if (r.length >= n && open.length === 0) return r;
     if (Date.now() > deadline)
       throw new Error(`${open.length} of ${r.length} jobs still open: ${open.slice(0, 5).map((j) => j.status)}`);
@@ -131,10 +155,10 @@ function postsPerJob(world: World, servers: Server[]): Map<number, number> {
 }
 
 /** Upstream status checks of each job, by the process that sent them. */
-function pollsByProcess(world: World): Map<string, Map<number, number>> {
+function pollsByProcess(world: World, since = 0): Map<string, Map<number, number>> {
   const out = new Map<string, Map<number, number>>();
   for (const r of world.tuzi.requests) {
-    if (r.route !== 'retrieve' || !r.jobId) continue;
+    if (r.route !== 'retrieve' || !r.jobId || r.at < since) continue;
     const pid = owners!.ownerOf(r.remotePort, r.at) ?? -1;
     const per = out.get(r.jobId) ?? new Map<number, number>();
     per.set(pid, (per.get(pid) ?? 0) + 1);
@@ -220,6 +244,121 @@ describe('sharding: 4 shard processes on one database', () => {
     expect(metricValue(metrics.body, 'sora_deliveries_total')).toBe(200);
     expect(metricValue(metrics.body, 'sora_submissions_total', { outcome: 'accepted' })).toBe(200);
     expect(metricValue(metrics.body, 'sora_jobs', { status: 'delivered' })).toBe(200);
+    expect(await bot.stop()).toBe(0);
+  }, 150_000);
+
+  it('kill -9 of one shard mid-run: the manager starts it again, its jobs resume, nothing lost or posted twice', async () => {
+    const { world, servers } = await setup(40, { TUZI_MAX_RUNNING_JOBS: '500' });
+    world.tuzi.setJobPlan({ durationMs: 8_000 });
+    // `auto`: the count Discord recommends (the emulator: 4).
+    bot = await spawnShardedBot(world, { shards: 'auto' });
+    const before = bot.pids();
+    expect(before.size).toBe(4);
+    await commands(world, servers, 120);
+    // Every job is upstream (none mid-POST, which a kill would rightly leave interrupted), none finished yet.
+    await rowsUntil(
+      world,
+      (r) => r.length === 120 && r.every((j) => !['waiting', 'submitting'].includes(j.status)),
+      'all submitted',
+    );
+    const victim = before.get(2)!;
+    const killedAt = Date.now();
+    process.kill(victim, 'SIGKILL');
+    // While shard 2 is down (or not yet connected again), the manager's health says so.
+    const down = await scrape('/healthz');
+    expect(down.status).toBe(503);
+    expect(JSON.parse(down.body).failed.some((n: string) => n.startsWith('shard 2'))).toBe(true);
+    const respawned = await bot.waitForLog(
+      (l) => l.msg === 'shard process started' && l.shard === 2 && l.pid !== victim,
+    );
+    await bot.allReady();
+    expect((await scrape('/healthz')).status).toBe(200);
+
+    const ended = await allEnded(world, 120);
+    expect(ended.map((j) => j.status)).toEqual(Array(120).fill('delivered'));
+    const posts = postsPerJob(world, servers);
+    expect(posts.size).toBe(120);
+    for (const [id, n] of posts) expect(n, `posts of job ${id}`).toBe(1);
+    expect(world.tuzi.requests.filter((r) => r.route === 'create')).toHaveLength(120);
+
+    // Shard 2's jobs were followed by its old process, then by its new one; every other job by its one process.
+    const polls = pollsByProcess(world);
+    const after = bot.pids();
+    expect(after.get(2)).toBe(respawned.pid);
+    for (const job of ended) {
+      const shard = shardOfGuild(job.guild_id, 4);
+      const by = [...polls.get(job.upstream_id!)!.keys()];
+      if (shard === 2) for (const pid of by) expect([victim, after.get(2)]).toContain(pid);
+      else expect(by, `job ${job.id}`).toEqual([before.get(shard)]);
+    }
+    // …and the new one did follow them after the kill.
+    const afterKill = pollsByProcess(world, killedAt);
+    const resumed = ended.filter(
+      (j) => shardOfGuild(j.guild_id, 4) === 2 && afterKill.get(j.upstream_id!)?.has(after.get(2)!),
+    );
+    expect(resumed.length).toBeGreaterThan(0);
+    const metrics = await scrape('/metrics');
+    expect(metricValue(metrics.body, 'sora_shard_restarts_total', { shard: '2' })).toBe(1);
+    expect(metricValue(metrics.body, 'sora_shard_restarts_total')).toBe(1);
+    expect(await bot.stop()).toBe(0);
+  }, 150_000);
+
+  it('re-shard from 2 to 4 with 100 unfinished jobs, posts in flight in a killed layout: each delivered once', async () => {
+    const { world, servers } = await setup(40, { TUZI_MAX_RUNNING_JOBS: '500' });
+    world.tuzi.setJobPlan({ durationMs: 4_000 });
+    bot = await spawnShardedBot(world, { shards: 2 });
+    await commands(world, servers, 100);
+    await rowsUntil(
+      world,
+      (r) => r.length === 100 && r.every((j) => !['waiting', 'submitting'].includes(j.status)),
+      'all submitted',
+    );
+    // Posts are in flight when the whole old layout dies at once: in half the servers' channels uploads
+    // crawl (1 KiB/s), in the other half a post lands but its answer is lost (502 after it took effect).
+    servers.forEach((s, i) => {
+      if (i % 2 === 0) world.discord.setUploadBandwidth(1024, s.channelId);
+      else
+        world.discord.injectFault({
+          route: 'channel_create',
+          status: 502,
+          when: 'after',
+          times: Infinity,
+          match: { channelId: s.channelId },
+        });
+    });
+    const attempted = (r: Row[]) => r.filter((j) => j.status !== 'delivered' && j.post_attempted_at !== null);
+    await rowsUntil(world, (r) => attempted(r).length >= 10, 'posts under way');
+    await bot.killAll();
+    const left = rows(world);
+    expect(attempted(left).length).toBeGreaterThanOrEqual(10);
+    expect(left.filter((j) => j.status !== 'delivered').length).toBeGreaterThan(50);
+    world.discord.clearFaults();
+    for (const s of servers) world.discord.setUploadBandwidth(null, s.channelId);
+
+    const reshardAt = Date.now();
+    bot = await spawnShardedBot(world, { shards: 4 });
+    const pids = bot.pids();
+    const ended = await allEnded(world, 100);
+    expect(ended.map((j) => j.status)).toEqual(Array(100).fill('delivered'));
+    const posts = postsPerJob(world, servers);
+    expect(posts.size).toBe(100);
+    for (const [id, n] of posts) expect(n, `posts of job ${id}`).toBe(1);
+    expect(world.tuzi.requests.filter((r) => r.route === 'create')).toHaveLength(100);
+    // After the re-shard, each job still followed is followed by its new owner alone.
+    const polls = pollsByProcess(world, reshardAt);
+    expect(polls.size).toBeGreaterThan(0);
+    for (const job of ended) {
+      const by = polls.get(job.upstream_id!);
+      if (by) expect([...by.keys()], `job ${job.id}`).toEqual([pids.get(shardOfGuild(job.guild_id, 4))]);
+    }
+    expect(owners!.unattributed).toBe(0);
+    // Posts the old layout made but never recorded were found in the channel by their new owner, not made again.
+    const byId = new Map(ended.map((j) => [j.id, j]));
+    const foundAgain = attempted(left).filter((j) => {
+      const id = byId.get(j.id)!.delivered_message_id!;
+      return snowflakeTime(id) < reshardAt;
+    });
+    expect(foundAgain.length).toBeGreaterThan(0);
     expect(await bot.stop()).toBe(0);
   }, 150_000);
 });
