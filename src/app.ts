@@ -18,10 +18,10 @@ import { InteractionRouter } from './interactions.js';
 import { createLogger, type Logger } from './logger.js';
 import { Delivery } from './jobs/delivery.js';
 import { Dispatcher } from './jobs/dispatcher.js';
-import { JobEvents, observeAll } from './jobs/job-events.js';
+import { JobEvents, observeAll, type JobObserver } from './jobs/job-events.js';
 import { JobService } from './jobs/job-service.js';
 import { JobWorker } from './jobs/job-worker.js';
-import type { LifecycleRules } from './jobs/lifecycle.js';
+import { isIn, type LifecycleRules } from './jobs/lifecycle.js';
 import { Poller } from './jobs/poller.js';
 import { Presenter } from './jobs/presenter.js';
 import { AdmissionService } from './services/admission.js';
@@ -75,6 +75,21 @@ export interface App {
   upstreamInFlight(): number;
   /** Stops background work, lets running steps finish (bounded), disconnects, closes the database. */
   stop(timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * What the other shards need to hear: an upstream slot freed here (a job of
+ * theirs may be next in the line), or a job gone from the line without
+ * taking one (a cancel: theirs move up). Not every move of the line — a job
+ * joining it or taking a slot here gives them nothing to send, and each
+ * message costs every other shard a pass over the line.
+ */
+function linePeers(peers: { lineMoved(): void }): JobObserver {
+  return (job, from) => {
+    const freed = isIn(from, 'usesCapacity') && !isIn(job.status, 'usesCapacity');
+    const leftLine = isIn(from, 'inLine') && !isIn(job.status, 'inLine') && !isIn(job.status, 'usesCapacity');
+    if (freed || leftLine) peers.lineMoved();
+  };
 }
 
 /** Leases and delivery retries, in one place. */
@@ -195,15 +210,13 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     presenter,
     {
       scheduler: () => poller.wake(),
-      dispatcher: () => {
-        dispatcher.wake();
-        overrides.peers?.lineMoved();
-      },
+      dispatcher: () => dispatcher.wake(),
     },
     log,
     observeAll(
       lifecycleObserver(modLog),
       lifecycleMetrics(metrics, () => clock.now()),
+      ...(overrides.peers ? [linePeers(overrides.peers)] : []),
     ),
   );
   const delivery = new Delivery(events, messenger, tuzi, log, {

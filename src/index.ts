@@ -1,9 +1,7 @@
 import { fileURLToPath } from 'node:url';
-import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
-import { ShardLink } from './shard/ipc.js';
-import { startShards } from './shard/manager.js';
+import type { RunningShards } from './shard/manager.js';
 
 /** The manager waits up to 16 s for its shards (src/shard/manager.ts); compose.yaml gives 20 s. */
 const MANAGER_DEADLINE_MS = 19_000;
@@ -31,7 +29,10 @@ async function main(): Promise<void> {
   return runBot(config);
 }
 
+// Each role loads only its own modules: the manager never builds the bot (nor holds its memory).
 async function runBot(config: Config): Promise<void> {
+  const { createApp } = await import('./app.js');
+  const { ShardLink } = await import('./shard/ipc.js');
   const link = config.shard ? new ShardLink() : undefined;
   const logger = config.shard
     ? createLogger({ level: config.logLevel, secrets: [config.discordToken, config.tuziApiKey] }).child({
@@ -74,10 +75,11 @@ async function runBot(config: Config): Promise<void> {
 }
 
 async function runManager(config: Config): Promise<void> {
+  const { startShards } = await import('./shard/manager.js');
   const log = createLogger({ level: config.logLevel, secrets: [config.discordToken, config.tuziApiKey] }).child({
     role: 'manager',
   });
-  let running: Awaited<ReturnType<typeof startShards>> | undefined;
+  let running: RunningShards | undefined;
   let stopping = false;
   const shutdown = (why: string, code: number) => {
     if (stopping) return;
