@@ -17,9 +17,10 @@ import { newJob } from '../../emulators/job-rows.js';
 import { spawnBot, spawnSimulatedBot, startWorld, type SimulatedBot, type World } from '../../emulators/world.js';
 import { formatAckResult, runAckBench } from './ack.js';
 import { formatPollingTable, runPollingBench } from './polling.js';
+import { formatShardResult, runShardBench } from './shards.js';
 
 const quick = process.argv.includes('--quick');
-/** `--only ack,polling,…` runs some parts (names: ack, polling, edits, scale, delivery, autocomplete). */
+/** `--only ack,polling,…` runs some parts (names: ack, polling, edits, scale, delivery, autocomplete, shards). */
 const only = process.argv
   .find((a) => a.startsWith('--only='))
   ?.slice('--only='.length)
@@ -426,6 +427,13 @@ function autocomplete(): void {
   db.close();
 }
 
+/** 8. Sharded: acknowledgement p99 and RSS per shard process, 4 shards × 2,000 jobs against one process (shards.ts). */
+async function shards(): Promise<void> {
+  const r = await runShardBench({ quick, log: (line) => console.error(`  … ${line}`) });
+  results.shards = r;
+  console.log(formatShardResult(r));
+}
+
 async function main(): Promise<void> {
   console.log(
     `# Benchmarks${quick ? ' (quick)' : ''} — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, Node ${process.version}`,
@@ -436,6 +444,7 @@ async function main(): Promise<void> {
   if (wanted('scale')) await scale();
   if (wanted('delivery')) await deliveryMemory();
   if (wanted('autocomplete')) autocomplete();
+  if (wanted('shards')) await shards();
   fs.mkdirSync('bench-results', { recursive: true });
   const file = path.join('bench-results', quick ? 'bench-quick.json' : 'bench.json');
   fs.writeFileSync(file, JSON.stringify(results, null, 2));
