@@ -276,3 +276,120 @@ export async function spawnSimulatedBot(world: World): Promise<SimulatedBot> {
     },
   };
 }
+
+/** A line the bot logged (pino JSON), as the sharded bot's helper reads them. */
+export type LogLine = Record<string, unknown> & { msg?: string; shard?: number | string };
+
+/** The real bot under discord.js's ShardingManager (`src/index.ts` with SHARD_COUNT), started by spawnShardedBot. */
+export interface ShardedBot {
+  /** The manager process (a process group leader: `kill()` reaches every shard too). */
+  manager: ChildProcess;
+  /** Every line logged so far by the manager and its shards. */
+  logs: LogLine[];
+  /** Shard id → the pid of its current process, from the manager's "shard process started" lines. */
+  pids(): Map<number, number>;
+  /** Waits (real time) for a line matching `predicate` among those logged from `from` on. */
+  waitForLog(predicate: (line: LogLine) => boolean, options?: { from?: number; timeoutMs?: number }): Promise<LogLine>;
+  /** Waits until every shard's current process logged "bot ready". */
+  allReady(timeoutMs?: number): Promise<void>;
+  /** SIGKILL of the manager and every shard at once (its process group): a machine going down. */
+  killAll(): Promise<void>;
+  /** SIGTERM to the manager, which stops every shard; resolves with the manager's exit code. */
+  stop(): Promise<number | null>;
+}
+
+/**
+ * Starts the real bot with SHARD_COUNT=`shards` (a number or `auto`) as
+ * production does: one manager process that runs discord.js's
+ * ShardingManager, which forks one process per shard. Resolves once every
+ * shard logged "bot ready". For the sharding tests and the benchmark.
+ */
+export async function spawnShardedBot(
+  world: World,
+  options: { shards: number | 'auto'; env?: Record<string, string>; timeoutMs?: number },
+): Promise<ShardedBot> {
+  const manager = spawn(process.execPath, nodeArgs('../src/index.ts'), {
+    env: {
+      PATH: process.env.PATH ?? '',
+      ...world.env,
+      LOG_LEVEL: 'info',
+      ...options.env,
+      SHARD_COUNT: String(options.shards),
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+    detached: true,
+  });
+  const logs: LogLine[] = [];
+  const waiters = new Set<() => void>();
+  let rest = '';
+  manager.stdout!.on('data', (chunk: Buffer) => {
+    rest += chunk.toString();
+    const lines = rest.split('\n');
+    rest = lines.pop() ?? '';
+    for (const line of lines) {
+      if (!line.startsWith('{')) continue;
+      try {
+        logs.push(JSON.parse(line) as LogLine);
+      } catch {
+        // A line torn by a concurrent writer: not one of ours to wait for.
+      }
+    }
+    for (const w of [...waiters]) w();
+  });
+  const exited = new Promise<number | null>((resolve) => manager.once('exit', (code) => resolve(code)));
+  const waitForLog: ShardedBot['waitForLog'] = (predicate, { from = 0, timeoutMs = 60_000 } = {}) =>
+    new Promise((resolve, reject) => {
+      const check = () => {
+        const hit = logs.slice(from).find(predicate);
+        if (!hit) return;
+        cleanup();
+        resolve(hit);
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`no log line matched within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        waiters.delete(check);
+      };
+      waiters.add(check);
+      void exited.then((code) => {
+        if (!waiters.has(check)) return;
+        cleanup();
+        reject(new Error(`the manager exited (${code})`));
+      });
+      check();
+    });
+  const starts = () => logs.filter((l) => l.msg === 'shard process started');
+  const bot: ShardedBot = {
+    manager,
+    logs,
+    pids() {
+      return new Map(starts().map((l) => [Number(l.shard), Number(l.pid)]));
+    },
+    waitForLog,
+    async allReady(timeoutMs = options.timeoutMs ?? 90_000) {
+      const spawned = await waitForLog((l) => l.msg === 'all shards spawned', { timeoutMs });
+      const count = Number(spawned.shards);
+      for (let shard = 0; shard < count; shard++) {
+        // Ready after the latest start of that shard's process.
+        const started = logs.findLastIndex((l) => l.msg === 'shard process started' && l.shard === shard);
+        await waitForLog((l) => l.msg === 'bot ready' && l.shard === shard, { from: started, timeoutMs });
+      }
+    },
+    async killAll() {
+      if (manager.exitCode !== null || manager.signalCode !== null) return;
+      process.kill(-manager.pid!, 'SIGKILL');
+      await exited;
+      // The shards are in the same group; give the kernel a moment to reap them too.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    },
+    async stop() {
+      if (manager.exitCode === null && manager.signalCode === null) manager.kill('SIGTERM');
+      return exited;
+    },
+  };
+  await bot.allReady();
+  return bot;
+}

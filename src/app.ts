@@ -9,6 +9,7 @@ import { commandDefinitions } from './commands/index.js';
 import type { Config } from './config.js';
 import { ControlsRepository } from './db/controls-repository.js';
 import { openDatabase, type Db } from './db/database.js';
+import { settleRestoredCopy } from './db/restored-copy.js';
 import { PollHistory } from './db/job-history.js';
 import { JobsRepository } from './db/jobs-repository.js';
 import { SettingsRepository } from './db/settings-repository.js';
@@ -17,7 +18,7 @@ import { InteractionRouter } from './interactions.js';
 import { createLogger, type Logger } from './logger.js';
 import { Delivery, sweepTempFiles } from './jobs/delivery.js';
 import { Dispatcher } from './jobs/dispatcher.js';
-import { JobEvents, observeAll } from './jobs/job-events.js';
+import { JobEvents, observeAll, type JobObserver } from './jobs/job-events.js';
 import { JobService } from './jobs/job-service.js';
 import { JobWorker } from './jobs/job-worker.js';
 import { isIn, type LifecycleRules } from './jobs/lifecycle.js';
@@ -38,6 +39,7 @@ import { nextPollDelay } from './services/poll-policy.js';
 import { Reencoder, resolveBinaries } from './services/reencode.js';
 import { SettingsService } from './services/settings.js';
 import { TuziClient } from './services/tuzi/client.js';
+import { WHOLE, type ShardOwnership } from './shard/ownership.js';
 import type { DestinationStream } from 'pino';
 
 /** What tests and benchmarks may replace; production uses the defaults. */
@@ -47,6 +49,12 @@ export interface AppOverrides {
   logDestination?: DestinationStream;
   logger?: Logger;
   random?: () => number;
+  /**
+   * The other shards, when this process is one of several (src/shard/ipc.ts):
+   * told when this shard's line for upstream capacity moved, since a slot
+   * freed here may be theirs to fill.
+   */
+  peers?: { lineMoved(): void };
 }
 
 export interface App {
@@ -64,6 +72,10 @@ export interface App {
   readonly availability: ModelAvailability;
   /** Settles once the start-up look at the provider's model list ended (it never blocks start). */
   modelsChecked(): Promise<void>;
+  /** The shard this process is (`{ id: 0, count: 1 }` without sharding): the jobs it follows. */
+  readonly shard: ShardOwnership;
+  /** Another shard's line moved (a slot was freed there): look at the line again. */
+  lineMoved(): void;
   /** Logs in, waits for the gateway, syncs commands, recovers and starts the poller. */
   start(): Promise<void>;
   /** True when no interaction handler and no job step is running (tests wait for this). */
@@ -72,6 +84,21 @@ export interface App {
   upstreamInFlight(): number;
   /** Stops background work, lets running steps finish (bounded), disconnects, closes the database. */
   stop(timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * What the other shards need to hear: an upstream slot freed here (a job of
+ * theirs may be next in the line), or a job gone from the line without
+ * taking one (a cancel: theirs move up). Not every move of the line — a job
+ * joining it or taking a slot here gives them nothing to send, and each
+ * message costs every other shard a pass over the line.
+ */
+function linePeers(peers: { lineMoved(): void }): JobObserver {
+  return (job, from) => {
+    const freed = isIn(from, 'usesCapacity') && !isIn(job.status, 'usesCapacity');
+    const leftLine = isIn(from, 'inLine') && !isIn(job.status, 'inLine') && !isIn(job.status, 'usesCapacity');
+    if (freed || leftLine) peers.lineMoved();
+  };
 }
 
 /** Leases and delivery retries, in one place. */
@@ -96,8 +123,12 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     });
 
   const catalogue = new ModelCatalogue(config.catalogue);
+  const shard = config.shard ?? WHOLE;
   const db = openDatabase(config.databasePath);
-  const jobs = new JobsRepository(db);
+  // Before anything reads a job: a restored backup's unfinished rows are settled once, at open.
+  const restored = settleRestoredCopy(db, clock.now());
+  if (restored) log.warn(restored, 'opened a restored backup: unfinished jobs look for their post first');
+  const jobs = new JobsRepository(db, shard);
   const settingsRepo = new SettingsRepository(db);
   const state = new StateRepository(db);
   const settings = new SettingsService(settingsRepo, config.serverDefaults);
@@ -125,6 +156,9 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
   const client = new Client({
     intents: [GatewayIntentBits.Guilds],
     allowedMentions: { parse: [] },
+    // Explicit, so that SHARDS in the environment (which discord.js reads) cannot change it.
+    shards: [shard.id],
+    shardCount: shard.count,
     rest: interactionRestOptions(config.discordApiUrl),
   });
   const botRest = createBotRest(config.discordToken, config.discordApiUrl);
@@ -183,11 +217,15 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     clock,
     rules,
     presenter,
-    { scheduler: () => poller.wake(), dispatcher: () => dispatcher.wake() },
+    {
+      scheduler: () => poller.wake(),
+      dispatcher: () => dispatcher.wake(),
+    },
     log,
     observeAll(
       lifecycleObserver(modLog),
       lifecycleMetrics(metrics, () => clock.now()),
+      ...(overrides.peers ? [linePeers(overrides.peers)] : []),
     ),
   );
   const binaries = config.reencodeTimeoutMs > 0 ? resolveBinaries(config) : undefined;
@@ -219,6 +257,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     timers,
     log,
     {
+      // The key's cap, over every shard's jobs (Dispatcher.claim).
       maxRunning: config.tuziMaxRunningJobs,
       refreshMs: config.progressEditMs,
       probeMinMs: 60_000,
@@ -291,7 +330,21 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     handling.add(run);
   });
   client.on(Events.Error, (err) => log.error({ err }, 'discord client error'));
-  const ops = new Ops({ config, db, client, clock, timers, log, metrics, heartbeat, rests: [botRest] }); // ops: health, REST counters, backups
+  // ops: health, REST counters, backups. A shard of a manager does not listen: the manager serves every shard's view.
+  const ops = new Ops({
+    config,
+    db,
+    client,
+    clock,
+    timers,
+    log,
+    metrics,
+    heartbeat,
+    rests: [botRest],
+    serve: config.shard === undefined,
+  });
+  // Chores of the whole bot, not of a shard: done once, by shard 0.
+  const firstShard = shard.id === 0;
   client.on(Events.ShardDisconnect, (event, shard) => log.warn({ code: event.code, shard }, 'gateway disconnected'));
 
   let stopped = false;
@@ -308,6 +361,10 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     catalogue,
     availability,
     modelsChecked: () => modelsChecked,
+    shard,
+    lineMoved() {
+      dispatcher.wake();
+    },
     async start() {
       await ops.startServer(); // ops: /healthz answers 503 until the gateway, database and poller are up
       log.info(
@@ -324,10 +381,17 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       await client.login(config.discordToken);
       await ready;
       const applicationId = client.application!.id;
-      const definitions = commandDefinitions(catalogue);
-      await syncCommands(botRest, state, log, applicationId, definitions, config.discordGuildId).catch((err: unknown) =>
-        log.error({ err }, 'command registration failed; the previous registration stays in place'),
-      );
+      if (firstShard)
+        await syncCommands(
+          botRest,
+          state,
+          log,
+          applicationId,
+          commandDefinitions(catalogue),
+          config.discordGuildId,
+        ).catch((err: unknown) =>
+          log.error({ err }, 'command registration failed; the previous registration stays in place'),
+        );
       for (const applied of interrupted)
         await events
           .run(applied)
@@ -340,9 +404,11 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       poller.start();
       dispatcher.start();
       heartbeat.beat(); // ops: start() ran the poller's first pass outside a timer
-      retention.start();
-      ops.startBackups(); // ops
-      log.info({ user: client.user?.tag, guilds: client.guilds.cache.size }, 'bot ready');
+      if (firstShard) {
+        retention.start();
+        ops.startBackups(); // ops
+      }
+      log.info({ user: client.user?.tag, guilds: client.guilds.cache.size, shards: shard.count }, 'bot ready');
     },
     upstreamInFlight() {
       return tuzi.inFlight;

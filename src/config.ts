@@ -5,6 +5,10 @@ import dotenv from 'dotenv';
 import { z } from 'zod';
 import { LOG_LEVELS } from './logger.js';
 import { BUILT_IN_CATALOGUE, readCatalogueFile, splitModelList, type CatalogueSpec } from './services/capabilities.js';
+import type { ShardOwnership } from './shard/ownership.js';
+
+/** One process per shard on one machine and one SQLite file: beyond this, run several machines' worth of bot. */
+const MAX_SHARDS = 64;
 
 const httpUrl = (what: string) =>
   z
@@ -121,6 +125,23 @@ const schema = z.object({
     .transform((v) => (v === '' ? undefined : v)),
   BACKUP_KEEP: int(7, 1, 1000),
 
+  // Sharding (src/shard/): `auto` asks Discord (GET /gateway/bot) how many.
+  SHARD_COUNT: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return 1;
+      if (v === 'auto') return 'auto' as const;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > MAX_SHARDS) {
+        ctx.addIssue({ code: 'custom', message: `must be auto or a whole number from 1 to ${MAX_SHARDS}` });
+        return z.NEVER;
+      }
+      return n;
+    }),
+
   DEFAULT_PRIVATE: bool(false),
   DEFAULT_WATERMARK: bool(false),
   DEFAULT_DAILY_LIMIT: int(0, 0, 10_000),
@@ -171,6 +192,13 @@ export type Config = Readonly<{
   /** ffmpeg and ffprobe binaries; unset: the ones npm installed (@ffmpeg-installer, @ffprobe-installer). */
   ffmpegPath: string | undefined;
   ffprobePath: string | undefined;
+  /** SHARD_COUNT: 1 runs in this process; more, or `auto` (Discord's recommendation), runs a sharding manager. */
+  shardCount: number | 'auto';
+  /**
+   * Set in a process discord.js's ShardingManager spawned (it passes
+   * SHARDING_MANAGER, SHARDS and SHARD_COUNT): the one shard this process is.
+   */
+  shard: ShardOwnership | undefined;
   serverDefaults: {
     private: boolean;
     watermark: boolean;
@@ -216,6 +244,9 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     }
     if (env.BACKUP_KEEP?.trim() && d.BACKUP_DIR === undefined) {
       problems.push('BACKUP_KEEP is set but BACKUP_DIR is not; set BACKUP_DIR to turn daily backups on');
+    }
+    if (env.SHARDING_MANAGER && spawnedShard(env, d.SHARD_COUNT) === undefined) {
+      problems.push('SHARDS and SHARD_COUNT must name one shard when SHARDING_MANAGER is set (the manager sets them)');
     }
   }
   // Checked even when other variables are wrong, so one run shows every problem.
@@ -265,6 +296,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     reencodeTimeoutMs: v.REENCODE_TIMEOUT_SECONDS * 1000,
     ffmpegPath: v.FFMPEG_PATH || undefined,
     ffprobePath: v.FFPROBE_PATH || undefined,
+    shardCount: v.SHARD_COUNT,
+    shard: env.SHARDING_MANAGER ? spawnedShard(env, v.SHARD_COUNT) : undefined,
     serverDefaults: {
       private: v.DEFAULT_PRIVATE,
       watermark: v.DEFAULT_WATERMARK,
@@ -289,6 +322,13 @@ function allowedModels(
       problem: `unknown model(s) ${unknown.join(', ') || '(none)'}; use a comma-separated list of ${ids.join(', ')}`,
     };
   return { ok: true, models };
+}
+
+/** The shard a ShardingManager child was spawned as: SHARDS is its id (discord.js Shard#env). */
+function spawnedShard(env: Record<string, string | undefined>, count: number | 'auto'): ShardOwnership | undefined {
+  const id = Number(env.SHARDS);
+  if (count === 'auto' || !/^\d+$/.test(env.SHARDS ?? '') || id >= count) return undefined;
+  return { id, count };
 }
 
 /** Creates the database folder and checks that it can be written. */

@@ -18,9 +18,10 @@ import { spawnBot, spawnSimulatedBot, startWorld, type SimulatedBot, type World 
 import { formatAckResult, runAckBench } from './ack.js';
 import { formatPollingTable, runPollingBench } from './polling.js';
 import { runReencodeBench } from './reencode.js';
+import { formatShardResult, runShardBench } from './shards.js';
 
 const quick = process.argv.includes('--quick');
-/** `--only ack,polling,…` runs some parts (names: ack, polling, edits, scale, delivery, autocomplete, reencode). */
+/** `--only ack,polling,…` runs some parts (names: ack, polling, edits, scale, delivery, autocomplete, reencode, shards). */
 const only = process.argv
   .find((a) => a.startsWith('--only='))
   ?.slice('--only='.length)
@@ -459,6 +460,13 @@ async function reencode(): Promise<void> {
   );
 }
 
+/** 9. Sharded: acknowledgement p99 and RSS per shard process, 4 shards × 2,000 jobs against one process (shards.ts). */
+async function shards(): Promise<void> {
+  const r = await runShardBench({ quick, log: (line) => console.error(`  … ${line}`) });
+  results.shards = r;
+  console.log(formatShardResult(r));
+}
+
 async function main(): Promise<void> {
   console.log(
     `# Benchmarks${quick ? ' (quick)' : ''} — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, Node ${process.version}`,
@@ -470,6 +478,7 @@ async function main(): Promise<void> {
   if (wanted('delivery')) await deliveryMemory();
   if (wanted('autocomplete')) autocomplete();
   if (wanted('reencode')) await reencode();
+  if (wanted('shards')) await shards();
   fs.mkdirSync('bench-results', { recursive: true });
   const file = path.join('bench-results', quick ? 'bench-quick.json' : 'bench.json');
   fs.writeFileSync(file, JSON.stringify(results, null, 2));

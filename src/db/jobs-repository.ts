@@ -1,5 +1,6 @@
 import type { LineEntry, SlotHolder } from '../jobs/fair-line.js';
 import { INITIAL_STATUS, statusesIn, type JobStatus } from '../jobs/lifecycle.js';
+import { ownershipSql, WHOLE, type ShardOwnership } from '../shard/ownership.js';
 import type { Db } from './database.js';
 import { sqlList } from './derived-schema.js';
 
@@ -332,7 +333,18 @@ export class JobsRepository {
   private readonly imagePathsStmt;
   private readonly updateCache = new Map<string, ReturnType<Db['prepare']>>();
 
-  constructor(private readonly db: Db) {
+  /**
+   * `ownership`: which jobs this process follows (src/shard/ownership.ts).
+   * It narrows what the scheduler and the recovery see — `due()`,
+   * `nextDueAt()`, `withStatus()` and the `mine` of `line()` — and nothing
+   * else: reads by id, the limits, the line's order and the capacity count
+   * stay over every shard's rows.
+   */
+  constructor(
+    private readonly db: Db,
+    readonly ownership: ShardOwnership = WHOLE,
+  ) {
+    const own = ownershipSql(ownership);
     this.byId = db.prepare<[number], JobRow>('SELECT * FROM jobs WHERE id = ?');
     this.byInteraction = db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE interaction_id = ?');
     this.byUpstream = db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE upstream_id = ?');
@@ -364,16 +376,23 @@ export class JobsRepository {
          WHERE guild_id = ? AND created_at >= ? AND status IN (${sqlList(statusesIn('countsToday'))})`,
     );
     this.dueStmt = db.prepare<[number, number], JobRow>(
-      `SELECT * FROM jobs WHERE status IN (${sqlList(statusesIn('scheduled'))}) AND next_run_at <= ? ORDER BY next_run_at LIMIT ?`,
+      `SELECT * FROM jobs WHERE status IN (${sqlList(statusesIn('scheduled'))}) AND next_run_at <= ?${own} ORDER BY next_run_at LIMIT ?`,
     );
+    // With a shard filter, min() would read every scheduled row; walking the
+    // jobs_due index in order stops at the first one this shard owns.
     this.nextDueStmt = db.prepare<[], { t: number | null }>(
-      `SELECT min(next_run_at) AS t FROM jobs WHERE status IN (${sqlList(statusesIn('scheduled'))})`,
+      own
+        ? `SELECT next_run_at AS t FROM jobs WHERE status IN (${sqlList(statusesIn('scheduled'))})
+             AND next_run_at IS NOT NULL${own} ORDER BY next_run_at LIMIT 1`
+        : `SELECT min(next_run_at) AS t FROM jobs WHERE status IN (${sqlList(statusesIn('scheduled'))})`,
     );
-    this.withStatusStmt = db.prepare<[JobStatus], JobRow>('SELECT * FROM jobs WHERE status = ? ORDER BY id');
+    this.withStatusStmt = db.prepare<[JobStatus], JobRow>(`SELECT * FROM jobs WHERE status = ?${own} ORDER BY id`);
     this.lineStmt = db.prepare<
       [],
-      { id: number; guild_id: string | null; user_id: string; next_run_at: number | null }
-    >(`SELECT id, guild_id, user_id, next_run_at FROM jobs WHERE status IN (${sqlList(statusesIn('inLine'))})`);
+      { id: number; guild_id: string | null; user_id: string; next_run_at: number | null; mine: number }
+    >(
+      `SELECT id, guild_id, user_id, next_run_at, (1${own}) AS mine FROM jobs WHERE status IN (${sqlList(statusesIn('inLine'))})`,
+    );
     this.slotsStmt = db.prepare<[], { guild_id: string | null; user_id: string; n: number }>(
       `SELECT guild_id, user_id, count(*) AS n FROM jobs WHERE status IN (${sqlList(statusesIn('usesCapacity'))})
        GROUP BY guild_id, user_id`,
@@ -499,12 +518,12 @@ export class JobsRepository {
     return stmt.run(params).changes === 1;
   }
 
-  /** Jobs whose next step is due, earliest first. */
+  /** Jobs of this shard whose next step is due, earliest first. */
   due(now: number, limit: number): Job[] {
     return this.dueStmt.all(now, limit).map(toJob);
   }
 
-  /** When the earliest active job is due, or null when there is none. */
+  /** When the earliest active job of this shard is due, or null when there is none. */
   nextDueAt(): number | null {
     return this.nextDueStmt.get()?.t ?? null;
   }
@@ -512,17 +531,23 @@ export class JobsRepository {
   /**
    * The line for upstream capacity: the jobs ready to send (their next_run_at
    * says since when; still-preparing ones are left out), and who holds the
-   * provider's running slots.
+   * provider's running slots — of every shard, since the provider's cap and
+   * the fair order are the key's, not a process's. `mine`: the ready jobs
+   * this process owns (the only ones it may send).
    */
-  line(): { waiting: LineEntry[]; holders: SlotHolder[]; preparing: number[] } {
+  line(): { waiting: LineEntry[]; holders: SlotHolder[]; preparing: number[]; mine: ReadonlySet<number> } {
     const waiting: LineEntry[] = [];
     const preparing: number[] = [];
+    const mine = new Set<number>();
     for (const r of this.lineStmt.all()) {
       if (r.next_run_at === null) preparing.push(r.id);
-      else waiting.push({ id: r.id, guildId: r.guild_id, userId: r.user_id });
+      else {
+        waiting.push({ id: r.id, guildId: r.guild_id, userId: r.user_id });
+        if (r.mine === 1) mine.add(r.id);
+      }
     }
     const holders = this.slotsStmt.all().map((r) => ({ guildId: r.guild_id, userId: r.user_id, slots: r.n }));
-    return { waiting, holders, preparing };
+    return { waiting, holders, preparing, mine };
   }
 
   /** Runs `fn` in one immediate transaction: a read-then-claim no other process can interleave with. */
@@ -530,7 +555,7 @@ export class JobsRepository {
     return this.db.transaction(fn).immediate();
   }
 
-  /** Every job in one status, oldest first (e.g. the submissions a stopped process left behind). */
+  /** Every job of this shard in one status, oldest first (e.g. the submissions a stopped process left behind). */
   withStatus(status: JobStatus): Job[] {
     return this.withStatusStmt.all(status).map(toJob);
   }

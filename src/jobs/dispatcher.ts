@@ -213,12 +213,25 @@ export class Dispatcher {
     }
   }
 
+  /**
+   * With several shards on one database, the cap stays the key's and the
+   * order stays fair across every server: the transaction counts the slots
+   * of every shard's jobs (`holders` is not filtered by shard) and orders
+   * every shard's waiting jobs, and of the `free` jobs at the head of that
+   * one line this process sends the first it owns (`mine`). Jobs of other
+   * shards among them are theirs to send — they hear that the line moved
+   * (app.ts relays it over the manager's IPC) — so whichever shard claims
+   * first, the jobs that go are the ones a single process would have sent.
+   */
   private claim(): Job | undefined {
     return this.jobs.exclusive(() => {
-      const { waiting, holders } = this.jobs.line();
+      const { waiting, holders, mine } = this.jobs.line();
       const used = holders.reduce((n, h) => n + h.slots, 0);
-      if (used >= this.options.maxRunning) return undefined;
-      const next = lineOrder(waiting, holders)[0];
+      const free = this.options.maxRunning - used;
+      if (free <= 0) return undefined;
+      const next = lineOrder(waiting, holders)
+        .slice(0, free)
+        .find((id) => mine.has(id));
       const job = next === undefined ? undefined : this.jobs.get(next);
       return job && this.events.apply(job, { type: 'claimSubmission' })?.job;
     });
@@ -294,12 +307,14 @@ export class Dispatcher {
     const now = this.clock.now();
     if (now - this.lastRefresh < this.options.refreshMs) return;
     this.lastRefresh = now;
-    const { waiting, holders } = this.jobs.line();
+    const { waiting, holders, mine } = this.jobs.line();
     const order = lineOrder(waiting, holders);
     // A POST under way was the head of the line: until it is answered (a 429 puts it back), it still counts
     // ahead of everyone, so no place shown ever moves back.
     const ahead = this.inFlight.size;
     for (const [i, id] of order.entries()) {
+      // Each shard shows its own members their place in the one line.
+      if (!mine.has(id)) continue;
       const job = this.jobs.get(id);
       if (job?.status === 'waiting')
         await this.presenter.showProgress(job, { position: ahead + i + 1, paused: this.pause !== undefined });
@@ -310,8 +325,8 @@ export class Dispatcher {
   private armNext(): void {
     if (!this.running) return;
     const now = this.clock.now();
-    const { waiting } = this.jobs.line();
-    if (waiting.length === 0) return;
+    const { mine } = this.jobs.line();
+    if (mine.size === 0) return;
     const times = [this.lastRefresh + this.options.refreshMs];
     if (this.blockedUntil > now) times.push(this.blockedUntil);
     if (this.pause && this.probeAt > now) times.push(this.probeAt);

@@ -64,6 +64,13 @@ export interface OpsDeps {
   heartbeat: Heartbeat;
   /** REST instances besides the client's own whose traffic is counted (the bot's channel routes). */
   rests?: REST[];
+  /**
+   * Whether this process opens METRICS_PORT itself (default true). A shard
+   * of a sharding manager does not: it still records, and answers the
+   * manager's questions over IPC (src/shard/ipc.ts), and the manager serves
+   * the merged view on the port.
+   */
+  serve?: boolean;
 }
 
 /**
@@ -120,7 +127,7 @@ export class Ops {
   /** Opens the health/metrics port. Fails (and so the start fails) when the port is taken. */
   async startServer(): Promise<void> {
     const { config, metrics, log } = this.deps;
-    if (config.metricsPort === undefined || this.server) return;
+    if (config.metricsPort === undefined || this.server || this.deps.serve === false) return;
     try {
       this.server = await startOpsServer({
         host: config.metricsHost,

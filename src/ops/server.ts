@@ -7,7 +7,8 @@ export interface OpsServerOptions {
   host: string;
   /** 0 picks a free port (see `address()`). */
   port: number;
-  health: () => HealthReport;
+  /** Sync for one process; the sharding manager's asks its shards. */
+  health: () => HealthReport | Promise<HealthReport>;
   metrics: { text(): Promise<string>; readonly contentType: string };
   log: Pick<Logger, 'warn'>;
 }
@@ -60,7 +61,13 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, optio
     return send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
   }
   if (path === '/healthz') {
-    const report = options.health();
+    let report: HealthReport;
+    try {
+      report = await options.health();
+    } catch (err) {
+      const detail = err instanceof Error ? err.message : String(err);
+      report = { status: 'fail', failed: ['health'], checks: { health: { ok: false, detail } } };
+    }
     return send(res, report.status === 'ok' ? 200 : 503, 'application/json', `${JSON.stringify(report)}\n`, req);
   }
   try {
