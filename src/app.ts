@@ -149,6 +149,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     apiKey: config.tuziApiKey,
     maxConcurrency: config.tuziMaxConcurrency,
     logger: log,
+    onRequest: (operation, status, ms) => metrics.upstreamRequest(operation, status, ms),
   });
 
   // Two REST instances (discord-rest.ts): the client's own for interactions, never held by the bot's 429s,
@@ -237,6 +238,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     maxVideoBytes: config.maxVideoBytes,
     tempDir: config.tempDir,
     delivered: (mode, bytes) => metrics.delivered(mode, bytes),
+    reencoded: (outcome) => metrics.reencode(outcome),
     ...(binaries ? { reencoder: new Reencoder({ binaries, timeoutMs: reencodeTimeoutMs }) } : {}),
   });
   const worker = new JobWorker(events, tuzi, delivery, clock, log, rules);

@@ -18,6 +18,8 @@ export interface DeliveryOptions {
   tempDir: string;
   /** Told of each video posted, with its size when it was uploaded (metrics). */
   delivered?: (mode: 'attachment' | 'link', bytes: number | undefined) => void;
+  /** Told how each re-encode ended: `ok`, or why it could not fit (metrics). */
+  reencoded?: (outcome: string) => void;
   /** Makes a video over the upload limit fit it; without one, such a video is linked. */
   reencoder?: Reencoder;
 }
@@ -163,12 +165,14 @@ export class Delivery {
       fit = await reencoder.fit(file, fitFile, limit);
     } catch (err) {
       const reason = err instanceof ReencodeError ? err.reason : 'error';
+      this.options.reencoded?.(reason);
       this.log.warn(
         { jobId: job.id, err, reason, size, limit },
         'could not re-encode the video to fit; posting a link',
       );
       return 'link';
     }
+    this.options.reencoded?.('ok');
     this.log.info(
       {
         jobId: job.id,

@@ -48,6 +48,13 @@ describe('ops in the running bot (real discord.js against the Discord emulator)'
     expect(value(f, 'sora_jobs', { status: 'queued' })).toBe(0);
     expect(value(f, 'sora_poller_due_jobs')).toBe(0);
     expect(value(f, 'nodejs_eventloop_lag_seconds')).toBeGreaterThanOrEqual(0);
+    // Every request the Tuzi emulator answered, counted by operation and status.
+    const upstream = f.get('sora_upstream_requests_total')!.metrics;
+    const counted = (route: string) =>
+      upstream.filter((m) => m.labels?.route === route).reduce((n, m) => n + Number(m.value), 0);
+    expect(counted('create')).toBe(w.tuzi.requests.filter((r) => r.route === 'create').length);
+    expect(counted('retrieve')).toBe(w.tuzi.requests.filter((r) => r.route === 'retrieve').length);
+    expect(counted('create')).toBe(1);
   });
 
   it('reads "gateway connected" from the client: failed while the shard reconnects, ok once it resumed', async () => {

@@ -65,6 +65,8 @@ export interface TuziClientOptions {
   /** Uniform in [0, 1); drives backoff jitter. */
   random?: () => number;
   logger?: TuziLogger;
+  /** Told of every HTTP exchange (each attempt and redirect hop): its operation, status (or failure kind) and time. */
+  onRequest?: (operation: TuziOperation, status: number | string, ms: number) => void;
   /** Reads "now" to turn an HTTP-date Retry-After into a delay. */
   clock?: Clock;
 }
@@ -96,6 +98,7 @@ export class TuziClient {
   readonly #random: () => number;
   readonly #clock: Clock;
   readonly #logger: TuziLogger | undefined;
+  readonly #onRequest: TuziClientOptions['onRequest'];
   readonly #limiter: Semaphore;
   #closed = false;
 
@@ -112,6 +115,7 @@ export class TuziClient {
     this.#random = options.random ?? Math.random;
     this.#clock = options.clock ?? systemClock;
     this.#logger = options.logger;
+    this.#onRequest = options.onRequest;
     this.#limiter = new Semaphore(options.maxConcurrency);
     this.#agent = new Agent({
       connections: options.maxConcurrency,
@@ -382,6 +386,23 @@ export class TuziClient {
     });
   }
 
+  /** One HTTP exchange, reported to `onRequest` with its status (or the failure's kind) and time to the headers. */
+  async #timed(
+    operation: TuziOperation,
+    send: () => Promise<Dispatcher.ResponseData>,
+  ): Promise<Dispatcher.ResponseData> {
+    if (!this.#onRequest) return send();
+    const started = this.#clock.now();
+    try {
+      const res = await send();
+      this.#onRequest(operation, res.statusCode, this.#clock.now() - started);
+      return res;
+    } catch (err) {
+      this.#onRequest(operation, classifyTransportError(err).kind, this.#clock.now() - started);
+      throw err;
+    }
+  }
+
   async #sendJson(
     operation: TuziOperation,
     method: 'GET' | 'POST' | 'DELETE',
@@ -389,13 +410,15 @@ export class TuziClient {
     body: FormData | undefined,
     signal: AbortSignal | undefined,
   ): Promise<unknown> {
-    const res = await request(url, {
-      dispatcher: this.#agent,
-      method,
-      headers: this.#headers(url, { accept: 'application/json' }),
-      body,
-      signal,
-    });
+    const res = await this.#timed(operation, () =>
+      request(url, {
+        dispatcher: this.#agent,
+        method,
+        headers: this.#headers(url, { accept: 'application/json' }),
+        body,
+        signal,
+      }),
+    );
     // Headers arrived, so from here on any failure happened after the server saw the request.
     let text: string;
     try {
@@ -458,12 +481,14 @@ export class TuziClient {
     // Once a redirect leaves the base origin the key is never sent again on this chain.
     let keyAllowed = url.origin === this.#origin;
     for (let hop = 0; ; hop++) {
-      const res = await request(url, {
-        dispatcher: this.#agent,
-        method: 'GET',
-        headers: this.#headers(url, { accept: 'video/mp4, application/octet-stream;q=0.9, */*;q=0.5' }, keyAllowed),
-        signal,
-      });
+      const res = await this.#timed('download', () =>
+        request(url, {
+          dispatcher: this.#agent,
+          method: 'GET',
+          headers: this.#headers(url, { accept: 'video/mp4, application/octet-stream;q=0.9, */*;q=0.5' }, keyAllowed),
+          signal,
+        }),
+      );
       const location = headerValue(res.headers.location);
       if (REDIRECT_STATUSES.has(res.statusCode) && location) {
         await res.body.dump();
