@@ -157,7 +157,9 @@ describe('TuziClient under injected faults', () => {
       try {
         const ac = new AbortController();
         const pending = rejection(slow.getVideo(taskId, { signal: ac.signal }));
-        setTimeout(() => ac.abort(), 30);
+        // Abort once the request is at the server (hung there), not before it left.
+        while (gets(emu) === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+        ac.abort();
         expect(await pending).toMatchObject({ kind: 'aborted', retryable: false });
         expect(gets(emu)).toBe(1);
       } finally {
