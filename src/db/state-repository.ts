@@ -5,6 +5,7 @@ export class StateRepository {
   private readonly getStmt;
   private readonly setStmt;
   private readonly deleteStmt;
+  private readonly addStmt;
 
   constructor(db: Db) {
     this.getStmt = db.prepare<[string], { value: string }>('SELECT value FROM bot_state WHERE key = ?');
@@ -12,6 +13,9 @@ export class StateRepository {
       'INSERT INTO bot_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
     );
     this.deleteStmt = db.prepare<[string]>('DELETE FROM bot_state WHERE key = ?');
+    this.addStmt = db.prepare<[string, string]>(
+      'INSERT INTO bot_state (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING',
+    );
   }
 
   get(key: string): string | undefined {
@@ -22,7 +26,13 @@ export class StateRepository {
     this.setStmt.run(key, value);
   }
 
-  delete(key: string): void {
-    this.deleteStmt.run(key);
+  /** Stores `value` unless the key is already there; true when this call stored it (one winner across processes). */
+  add(key: string, value: string): boolean {
+    return this.addStmt.run(key, value).changes === 1;
+  }
+
+  /** True when this call removed the key (one winner across processes). */
+  delete(key: string): boolean {
+    return this.deleteStmt.run(key).changes === 1;
   }
 }

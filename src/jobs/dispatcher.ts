@@ -185,6 +185,7 @@ export class Dispatcher {
     try {
       do {
         this.again = false;
+        this.followStoredPause();
         this.sendWhatFits();
         await this.refresh();
       } while (this.again && this.running);
@@ -275,15 +276,40 @@ export class Dispatcher {
     this.log.info({ retryInMs: wait, streak: this.fullStreak }, 'the provider is full; the line waits');
   }
 
-  /** Pauses the line (or, already paused, probes later and less often); true when the pause is new. */
+  /**
+   * The pause is the database's, one for every process on it (shards): a
+   * pause another process stored is followed here without a POST of our own
+   * to learn it, and one it lifted is lifted here. Told by neither: the
+   * process that stored or removed it tells moderators.
+   */
+  private followStoredPause(): void {
+    const stored = this.state.get(PAUSE_KEY);
+    if (stored && !this.pause) {
+      this.pause = JSON.parse(stored) as PauseState;
+      this.probeWaitMs = this.options.probeMinMs;
+      this.probeAt = this.clock.now() + this.probeWaitMs;
+      this.lastRefresh = -Infinity;
+    } else if (!stored && this.pause) {
+      this.pause = undefined;
+      this.probeWaitMs = this.options.probeMinMs;
+      this.lastRefresh = -Infinity;
+    }
+  }
+
+  /**
+   * Pauses the line (or, already paused, probes later and less often); true
+   * when the pause is new — for every process: of two shards refused at
+   * once, only the one that stores the pause reports it.
+   */
   private pauseLine(reason: PauseState['reason'], message: string): boolean {
     const now = this.clock.now();
-    const fresh = this.pause === undefined;
+    let fresh = this.pause === undefined;
     if (fresh) {
       this.pause = { reason, message, since: now };
       this.probeWaitMs = this.options.probeMinMs;
-      this.state.set(PAUSE_KEY, JSON.stringify(this.pause));
-      this.log.error({ reason, message }, 'the provider refuses every job; the line is paused');
+      fresh = this.state.add(PAUSE_KEY, JSON.stringify(this.pause));
+      if (fresh) this.log.error({ reason, message }, 'the provider refuses every job; the line is paused');
+      else this.pause = JSON.parse(this.state.get(PAUSE_KEY) ?? JSON.stringify(this.pause)) as PauseState;
     } else {
       this.probeWaitMs = Math.min(this.options.probeMaxMs, this.probeWaitMs * 2);
     }
@@ -296,10 +322,11 @@ export class Dispatcher {
     const was = this.pause!;
     this.pause = undefined;
     this.probeWaitMs = this.options.probeMinMs;
-    this.state.delete(PAUSE_KEY);
+    this.lastRefresh = -Infinity;
+    // Another process may have lifted it first (its probe went through): then it told moderators.
+    if (!this.state.delete(PAUSE_KEY)) return;
     this.log.info({ pausedForMs: this.clock.now() - was.since }, 'the provider accepts jobs again; the line resumes');
     this.hooks.resumed(was);
-    this.lastRefresh = -Infinity;
   }
 
   /** Shows every waiting member their place (edits only where what they see changed, at the edit spacing). */
