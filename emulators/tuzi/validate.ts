@@ -84,19 +84,7 @@ export interface ValidCreate {
   inputReference?: ReceivedReference;
 }
 
-const SINGLE_FIELDS = [
-  'model',
-  'prompt',
-  'seconds',
-  'size',
-  'input_reference',
-  'watermark',
-  'private',
-  'character_url',
-  'character_timestamps',
-  'character_from_task',
-  'character_create',
-] as const;
+const SINGLE_FIELDS = ['model', 'prompt', 'seconds', 'size', ...OPTIONAL_FIELDS] as const;
 const BOOLEAN_FIELDS = ['watermark', 'private', 'character_create'] as const;
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp']);
 /**
