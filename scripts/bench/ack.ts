@@ -376,13 +376,22 @@ export interface AckBenchResult {
   loadAverage: { min: number; max: number; cpus: number };
   /** Wall time of part 1, in s. */
   wallS: number;
-  profile: {
-    runs: number;
-    commands: number;
-    intervalUs: number;
-    ours: ProfileSummary;
-    baseline: ProfileSummary;
-  };
+  profile: AckProfile;
+  /**
+   * One steady stream profiled, ours and the baseline: there the first
+   * replies and the line's passes run between the acknowledgements (in a
+   * burst they wait until the last one), so the steps after the deferral show.
+   */
+  steadyProfile: AckProfile;
+}
+
+/** The bots' CPU profiles over `runs` runs of `commands` commands each. */
+export interface AckProfile {
+  runs: number;
+  commands: number;
+  intervalUs: number;
+  ours: ProfileSummary;
+  baseline: ProfileSummary;
 }
 
 /**
@@ -433,6 +442,11 @@ const STEPS: readonly FrameMatch[] = [
     label: '… Responder.edit (src/commands/sora), the first reply',
     fn: 'edit',
     url: /\/src\/commands\/sora\.[jt]s$/,
+  },
+  {
+    label: 'JobsRepository.patch (src/db): row updates (the message id, the line, what was shown)',
+    fn: 'patch',
+    url: /\/src\/db\/jobs-repository\.[jt]s$/,
   },
   {
     label: 'Dispatcher.pass (src/jobs/dispatcher), the line after each first reply',
@@ -501,9 +515,14 @@ export async function runAckBench(options: { quick: boolean; log?: (line: string
       windows[bot].push((await ackRun(bot, n, { profile: true })).profile!);
     }
   }
+  const steadyWindows = {
+    ours: (await ackRun('ours', rate * seconds, { rate, profile: true })).profile!,
+    baseline: (await ackRun('baseline', rate * seconds, { rate, profile: true })).profile!,
+  };
   log('ack: profiles done');
   const root = path.resolve(here, ext === '.js' ? '../../..' : '../..');
   const maxSampleUs = 4 * PROFILE_INTERVAL_US;
+  const summary = (w: ProfileWindow[]) => summariseProfiles(w, { root, top: 15, inclusive: STEPS, maxSampleUs });
   return {
     burst: { commands: n, rounds },
     medianP99Ms,
@@ -526,8 +545,15 @@ export async function runAckBench(options: { quick: boolean; log?: (line: string
       runs: profileRuns,
       commands: n,
       intervalUs: PROFILE_INTERVAL_US,
-      ours: summariseProfiles(windows.ours, { root, top: 15, inclusive: STEPS, maxSampleUs }),
-      baseline: summariseProfiles(windows.baseline, { root, top: 15, inclusive: STEPS, maxSampleUs }),
+      ours: summary(windows.ours),
+      baseline: summary(windows.baseline),
+    },
+    steadyProfile: {
+      runs: 1,
+      commands: rate * seconds,
+      intervalUs: PROFILE_INTERVAL_US,
+      ours: summary([steadyWindows.ours]),
+      baseline: summary([steadyWindows.baseline]),
     },
   };
 }
@@ -679,10 +705,20 @@ export function formatAckResult(r: AckBenchResult): string {
   );
   out.push(`  ours / baseline, p99: ${r.steady.p99Ratio.toFixed(2)} (target ≤ 1.25)`);
 
-  const p = r.profile;
   out.push(
-    `\n## 1d. Where the bot's CPU goes during ${p.commands} at once — node --cpu-prof (${p.intervalUs} µs), ${p.runs} profiled run(s) each, apart from the timed ones; first interaction → last acknowledgement`,
+    `\n## 1d. Where the bot's CPU goes during ${r.profile.commands} at once — node --cpu-prof (${r.profile.intervalUs} µs), ${r.profile.runs} profiled run(s) each, apart from the timed ones; first interaction → last acknowledgement (the first replies wait until then: their steps show in 1e)`,
+    ...formatProfile(r.profile),
   );
+  out.push(
+    `\n## 1e. The same during a steady ${r.steady.rate} /sora per second, ${r.steadyProfile.commands.toLocaleString('en-US')} commands, one profiled run each: the follow-up work between the acknowledgements`,
+    ...formatProfile(r.steadyProfile),
+  );
+  return out.join('\n');
+}
+
+/** A profile's tables: busy time by category, the steps of a /sora, ours' top functions. */
+function formatProfile(p: AckProfile): string[] {
+  const out: string[] = [];
   const cats = [...new Set([...p.ours.categories, ...p.baseline.categories].map((c) => c.name))];
   const of = (s: ProfileSummary, name: string) => s.categories.find((c) => c.name === name);
   out.push(
@@ -737,5 +773,5 @@ export function formatAckResult(r: AckBenchResult): string {
       ...p.ours.top.map((f) => [f.name, f.where, f.ms.toFixed(1), pct(f.share), f.category]),
     ]),
   );
-  return out.join('\n');
+  return out;
 }
