@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { Client, Events, GatewayIntentBits, type Interaction } from 'discord.js';
+import { Client, Events, type Interaction } from 'discord.js';
 import { systemClock, systemTimers, type Clock, type Timers } from './clock.js';
 import { createComponentHandler } from './commands/components.js';
 import { createSoraConfigCommand } from './commands/sora-config.js';
@@ -30,7 +30,7 @@ import { lifecycleMetrics } from './ops/metrics.js';
 import { accepts, ModelCatalogue } from './services/capabilities.js';
 import { syncCommands } from './services/command-sync.js';
 import { DiscordMessenger } from './services/discord-messenger.js';
-import { createBotRest, interactionRestOptions, InvalidRequestGuard } from './services/discord-rest.js';
+import { createBotRest, discordClientOptions, InvalidRequestGuard } from './services/discord-rest.js';
 import { ImageRetention } from './services/image-retention.js';
 import { ImageStore } from './services/image-store.js';
 import { ModelAvailability } from './services/model-availability.js';
@@ -155,12 +155,10 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
   // Two REST instances (discord-rest.ts): the client's own for interactions, never held by the bot's 429s,
   // and the bot's for its channel routes, which never waits long on a rate limit inside a job step.
   const client = new Client({
-    intents: [GatewayIntentBits.Guilds],
-    allowedMentions: { parse: [] },
+    ...discordClientOptions(config.discordApiUrl),
     // Explicit, so that SHARDS in the environment (which discord.js reads) cannot change it.
     shards: [shard.id],
     shardCount: shard.count,
-    rest: interactionRestOptions(config.discordApiUrl),
   });
   const botRest = createBotRest(config.discordToken, config.discordApiUrl);
   const invalidRequests = new InvalidRequestGuard(log);
@@ -299,7 +297,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
   const history = createSoraJobsCommand({ jobs });
   const router = new InteractionRouter(
     [
-      createSoraCommand({ jobs: jobService, jobsRepo: jobs, clock, catalogue }),
+      createSoraCommand({ jobs: jobService, jobsRepo: jobs, clock, timers, catalogue }),
       createSoraConfigCommand({
         settings,
         settingsRepo,

@@ -29,11 +29,11 @@ import {
 } from './cpu-profile.js';
 
 /**
- * Which bot answers: ours accepting; the bare baseline; ours refusing (the
- * member's limit is reached); the bare baseline on discord.js's default REST
- * strategy (undici.request) instead of the bot's fetch.
+ * Which bot answers: ours accepting; the bare baseline (the same client
+ * options, src/services/discord-rest.ts); ours refusing (the member's limit
+ * is reached).
  */
-export type AckBot = 'ours' | 'baseline' | 'refusing' | 'baseline-undici';
+export type AckBot = 'ours' | 'baseline' | 'refusing';
 
 const MINUTE = 60_000;
 /** Past Discord's 3 s window the emulator refuses the callback (10062): no point waiting much longer. */
@@ -265,7 +265,7 @@ export async function ackRun(
         : { DEFAULT_MAX_ACTIVE: '0', TUZI_MAX_CONCURRENCY: '8' },
     tuzi: { jobDurationMs: 60 * MINUTE },
   });
-  const bare = bot === 'baseline' || bot === 'baseline-undici';
+  const bare = bot === 'baseline';
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ack-bench-'));
   const probeFile = path.join(dir, 'sent.json');
   let child: ChildProcess | undefined;
@@ -294,7 +294,7 @@ export async function ackRun(
         path.join(here, `ack-probe${ext}`),
         ...(opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-interval=${PROFILE_INTERVAL_US}`] : []),
       ],
-      env: { ACK_PROBE_FILE: probeFile, ...(bot === 'baseline-undici' ? { BASELINE_REST: 'undici' } : {}) },
+      env: { ACK_PROBE_FILE: probeFile },
     });
     if (bot === 'refusing') {
       // The job that fills the member's one slot.
@@ -368,8 +368,6 @@ export interface AckBenchResult {
   p99Ratio: number;
   /** Ours refusing / baseline: what the checks before the deferral cost. */
   refusingRatio: number;
-  /** Baseline on undici.request / baseline on fetch: what fetch costs any discord.js bot. */
-  undiciRatio: number;
   /** Ours / baseline, medians of the main thread's CPU per command: the figure a busy machine blurs least. */
   cpuRatio: number;
   large: { commands: number; ours: AckRun; baseline: AckRun };
@@ -378,20 +376,31 @@ export interface AckBenchResult {
   loadAverage: { min: number; max: number; cpus: number };
   /** Wall time of part 1, in s. */
   wallS: number;
-  profile: {
-    runs: number;
-    commands: number;
-    intervalUs: number;
-    ours: ProfileSummary;
-    baseline: ProfileSummary;
-  };
+  profile: AckProfile;
+  /**
+   * One steady stream profiled, ours and the baseline: there the first
+   * replies and the line's passes run between the acknowledgements (in a
+   * burst they wait until the last one), so the steps after the deferral show.
+   */
+  steadyProfile: AckProfile;
+}
+
+/** The bots' CPU profiles over `runs` runs of `commands` commands each. */
+export interface AckProfile {
+  runs: number;
+  commands: number;
+  intervalUs: number;
+  ours: ProfileSummary;
+  baseline: ProfileSummary;
 }
 
 /**
  * The steps of one /sora in the bot, for inclusive time (callees included,
  * each synchronous stretch of an async function counted where it runs).
  * Before the deferral: the action, the router, reading and validating the
- * options, the server settings, the quota insert; after it: the first reply.
+ * options, the server settings and controls, the quota insert; after it: the
+ * first reply, and the line's pass that follows it. Then what every Discord
+ * request costs in the client's REST.
  */
 const STEPS: readonly FrameMatch[] = [
   {
@@ -400,7 +409,7 @@ const STEPS: readonly FrameMatch[] = [
     url: /discord\.js\/src\/client\/actions\/InteractionCreate\.js$/,
   },
   { label: 'InteractionRouter.handle (src/interactions)', fn: 'handle', url: /\/src\/interactions\.[jt]s$/ },
-  { label: 'JobService.start (src/services/jobs)', fn: 'start', url: /\/src\/services\/jobs\.[jt]s$/ },
+  { label: 'JobService.start (src/jobs/job-service)', fn: 'start', url: /\/src\/jobs\/job-service\.[jt]s$/ },
   { label: '… readSoraOptions (src/commands/sora)', fn: 'readSoraOptions', url: /\/src\/commands\/sora\.[jt]s$/ },
   {
     label: '… validateSoraOptions (src/services/sora-request)',
@@ -413,8 +422,14 @@ const STEPS: readonly FrameMatch[] = [
     url: /\/src\/services\/settings\.[jt]s$/,
   },
   {
-    label: '… JobsRepository.insertWithinQuota (src/db)',
-    fn: 'insertWithinQuota',
+    label: '… AdmissionService.admit (src/services/admission): blocks, roles, filter',
+    fn: 'admit',
+    url: /\/src\/services\/admission\.[jt]s$/,
+  },
+  {
+    // insertWithinQuotaGrouped only queues the insert; its limits, row and commit run here, a turn later.
+    label: '… JobsRepository.commitGroup (src/db): the limits and the row, one commit per group',
+    fn: 'commitGroup',
     url: /\/src\/db\/jobs-repository\.[jt]s$/,
   },
   {
@@ -424,18 +439,33 @@ const STEPS: readonly FrameMatch[] = [
   },
   { label: '… renderJob (src/ui/render), the first reply', fn: 'renderJob', url: /\/src\/ui\/render\.[jt]s$/ },
   {
-    label: '… interaction.editReply (discord.js), the first reply',
-    fn: 'editReply',
-    url: /discord\.js\/src\/structures\/interfaces\/InteractionResponses\.js$/,
+    label: '… Responder.edit (src/commands/sora), the first reply',
+    fn: 'edit',
+    url: /\/src\/commands\/sora\.[jt]s$/,
   },
   {
-    label: 'fetch (every Discord request, its synchronous part)',
-    fn: 'fetch',
-    url: /^node:internal\/deps\/undici\/undici$/,
+    label: 'JobsRepository.patch (src/db): row updates (the message id, the line, what was shown)',
+    fn: 'patch',
+    url: /\/src\/db\/jobs-repository\.[jt]s$/,
+  },
+  {
+    label: 'Dispatcher.pass (src/jobs/dispatcher), the line after each first reply',
+    fn: 'pass',
+    url: /\/src\/jobs\/dispatcher\.[jt]s$/,
+  },
+  {
+    label: 'makeNetworkRequest (@discordjs/rest): sending each Discord request, its synchronous parts',
+    fn: 'makeNetworkRequest',
+    url: /node_modules\/@discordjs\/rest\/dist\/index\.m?js$/,
+  },
+  {
+    label: "… undici's request (the interaction REST's transport)",
+    fn: 'request',
+    url: /node_modules\/@discordjs\/rest\/node_modules\/undici\/lib\/api\/api-request\.js$/,
   },
 ];
 
-const BOTS: readonly AckBot[] = ['ours', 'baseline', 'refusing', 'baseline-undici'];
+const BOTS: readonly AckBot[] = ['ours', 'baseline', 'refusing'];
 
 /** Rotates the order of the bots from one round to the next, so none always goes first. */
 function order(round: number): AckBot[] {
@@ -485,15 +515,19 @@ export async function runAckBench(options: { quick: boolean; log?: (line: string
       windows[bot].push((await ackRun(bot, n, { profile: true })).profile!);
     }
   }
+  const steadyWindows = {
+    ours: (await ackRun('ours', rate * seconds, { rate, profile: true })).profile!,
+    baseline: (await ackRun('baseline', rate * seconds, { rate, profile: true })).profile!,
+  };
   log('ack: profiles done');
   const root = path.resolve(here, ext === '.js' ? '../../..' : '../..');
   const maxSampleUs = 4 * PROFILE_INTERVAL_US;
+  const summary = (w: ProfileWindow[]) => summariseProfiles(w, { root, top: 15, inclusive: STEPS, maxSampleUs });
   return {
     burst: { commands: n, rounds },
     medianP99Ms,
     p99Ratio: medianP99Ms.ours / medianP99Ms.baseline,
     refusingRatio: medianP99Ms.refusing / medianP99Ms.baseline,
-    undiciRatio: medianP99Ms['baseline-undici'] / medianP99Ms.baseline,
     cpuRatio:
       median(rounds.map((x) => x.ours.botMainCpuMsPerCommand)) /
       median(rounds.map((x) => x.baseline.botMainCpuMsPerCommand)),
@@ -511,8 +545,15 @@ export async function runAckBench(options: { quick: boolean; log?: (line: string
       runs: profileRuns,
       commands: n,
       intervalUs: PROFILE_INTERVAL_US,
-      ours: summariseProfiles(windows.ours, { root, top: 15, inclusive: STEPS, maxSampleUs }),
-      baseline: summariseProfiles(windows.baseline, { root, top: 15, inclusive: STEPS, maxSampleUs }),
+      ours: summary(windows.ours),
+      baseline: summary(windows.baseline),
+    },
+    steadyProfile: {
+      runs: 1,
+      commands: rate * seconds,
+      intervalUs: PROFILE_INTERVAL_US,
+      ours: summary([steadyWindows.ours]),
+      baseline: summary([steadyWindows.baseline]),
     },
   };
 }
@@ -521,7 +562,6 @@ const LABEL: Record<AckBot, string> = {
   ours: 'ours',
   baseline: 'baseline',
   refusing: 'ours, refusing',
-  'baseline-undici': 'baseline, undici.request',
 };
 
 /** Lines of a table whose first column is left-aligned and the others right-aligned. */
@@ -553,8 +593,7 @@ export function formatAckResult(r: AckBenchResult): string {
   );
   out.push(
     '  baseline: a bare discord.js bot with our client options that defers at once (scripts/bench/baseline-bot.ts);',
-    '  ours, refusing: the member is at the limit, so every /sora is refused (validation and the quota query, then an ephemeral reply);',
-    "  baseline, undici.request: the bare bot on discord.js's default REST strategy instead of our fetch.",
+    '  ours, refusing: the member is at the limit, so every /sora is refused (validation and the quota query, then an ephemeral reply).',
   );
   out.push(
     ...columns([
@@ -666,10 +705,20 @@ export function formatAckResult(r: AckBenchResult): string {
   );
   out.push(`  ours / baseline, p99: ${r.steady.p99Ratio.toFixed(2)} (target ≤ 1.25)`);
 
-  const p = r.profile;
   out.push(
-    `\n## 1d. Where the bot's CPU goes during ${p.commands} at once — node --cpu-prof (${p.intervalUs} µs), ${p.runs} profiled run(s) each, apart from the timed ones; first interaction → last acknowledgement`,
+    `\n## 1d. Where the bot's CPU goes during ${r.profile.commands} at once — node --cpu-prof (${r.profile.intervalUs} µs), ${r.profile.runs} profiled run(s) each, apart from the timed ones; first interaction → last acknowledgement (the first replies wait until then: their steps show in 1e)`,
+    ...formatProfile(r.profile),
   );
+  out.push(
+    `\n## 1e. The same during a steady ${r.steady.rate} /sora per second, ${r.steadyProfile.commands.toLocaleString('en-US')} commands, one profiled run each: the follow-up work between the acknowledgements`,
+    ...formatProfile(r.steadyProfile),
+  );
+  return out.join('\n');
+}
+
+/** A profile's tables: busy time by category, the steps of a /sora, ours' top functions. */
+function formatProfile(p: AckProfile): string[] {
+  const out: string[] = [];
   const cats = [...new Set([...p.ours.categories, ...p.baseline.categories].map((c) => c.name))];
   const of = (s: ProfileSummary, name: string) => s.categories.find((c) => c.name === name);
   out.push(
@@ -724,5 +773,5 @@ export function formatAckResult(r: AckBenchResult): string {
       ...p.ours.top.map((f) => [f.name, f.where, f.ms.toFixed(1), pct(f.share), f.category]),
     ]),
   );
-  return out.join('\n');
+  return out;
 }

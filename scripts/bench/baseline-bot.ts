@@ -1,35 +1,20 @@
 /**
  * The fastest a discord.js bot can acknowledge on this machine: the bot's own
- * client options (src/app.ts), and on INTERACTION_CREATE a deferral and
- * nothing else. `npm run bench` runs it next to the real bot, in its own
- * process against the same emulator, so the ratio between the two is what
- * our code costs, not what the machine or the emulator costs.
+ * client options (discordClientOptions, which src/app.ts builds its client
+ * with), and on INTERACTION_CREATE a deferral and nothing else. `npm run
+ * bench` runs it next to the real bot, in its own process against the same
+ * emulator, so the ratio between the two is what our code costs, not what the
+ * machine or the emulator costs.
  */
-import { Client, Events, GatewayIntentBits, type RESTOptions } from 'discord.js';
-
-// A copy of src/app.ts's streamingFetch and client options: the baseline must
-// send exactly as the bot sends (fetch, not undici's default dispatcher).
-// Keep the two in step; src/app.ts does not export them.
-function streamingFetch(url: string, init: RequestInit): Promise<Response> {
-  return fetch(url, { ...init, window: null, redirect: 'error' });
-}
+import { Client, Events } from 'discord.js';
+// The bot's own client options (intents, allowedMentions, the interaction REST's transport and limits),
+// imported rather than copied: "the same client" holds by construction.
+import { discordClientOptions } from '../../src/services/discord-rest.js';
 
 const token = process.env.DISCORD_TOKEN;
 if (!token) throw new Error('DISCORD_TOKEN is not set');
-const api = process.env.DISCORD_API_URL;
-/** `undici`: discord.js's default REST strategy instead of fetch, to price the bot's choice of fetch. */
-const strategy = process.env.BASELINE_REST === 'undici' ? 'undici' : 'fetch';
 
-const client = new Client({
-  intents: [GatewayIntentBits.Guilds],
-  allowedMentions: { parse: [] },
-  rest: {
-    ...(strategy === 'fetch'
-      ? { makeRequest: streamingFetch as unknown as NonNullable<RESTOptions['makeRequest']> }
-      : {}),
-    ...(api ? { api } : {}),
-  },
-});
+const client = new Client(discordClientOptions(process.env.DISCORD_API_URL));
 
 // A refused callback (10062, too late) is the bench's to count, from the emulator; one line at exit says so.
 let failed = 0;

@@ -69,10 +69,10 @@ export const CATEGORIES: readonly { name: string; url: RegExp; fn?: RegExp }[] =
     name: 'our validation (sora-request, capabilities, settings)',
     url: /\/src\/services\/(sora-request|capabilities|settings)\.[jt]s$|node_modules\/zod\//,
   },
-  // discord.js REST sends through fetch (Node's bundled undici), whose dispatcher is the
-  // Agent of @discordjs/rest's own undici 6 (installed as the global dispatcher when it loads).
+  // The client's REST (interactions) sends JSON through @discordjs/rest's own undici 6 (its default
+  // strategy), multipart and the bot's channel routes through fetch (Node's bundled undici).
   {
-    name: 'HTTP to Discord (fetch, undici 6)',
+    name: 'HTTP to Discord (undici 6 of @discordjs/rest, fetch)',
     url: /^node:internal\/deps\/undici\/|node_modules\/@discordjs\/rest\/node_modules\/undici\//,
   },
   {

@@ -1,4 +1,5 @@
 import type { Db } from './database.js';
+import { frozen, settingsVersion, VersionedCache, type SettingsVersion } from './settings-repository.js';
 
 /** What a role changes for its members; null fields leave the server's setting in place. */
 export interface RoleRule {
@@ -61,14 +62,20 @@ const toRule = (r: RawRule): RoleRule => ({
 /**
  * Role rules, member blocks, the prompt filter and the refusal record. Every
  * change also writes the settings audit in the same transaction, so `show`
- * and the export tell who changed what, whichever list it was.
+ * and the export tell who changed what, whichever list it was — and the
+ * audit row is the server's settings version (SettingsVersion), which keeps
+ * what every `/sora` reads (its block, the role rules, the filter) in memory
+ * until something changes, here or in another process.
  */
 export class ControlsRepository {
+  private readonly version: SettingsVersion;
+  private readonly blocksCache;
+  private readonly rulesCache;
+  private readonly termsCache;
   private readonly rulesStmt;
   private readonly ruleStmt;
   private readonly upsertRuleStmt;
   private readonly deleteRuleStmt;
-  private readonly blockStmt;
   private readonly blocksStmt;
   private readonly upsertBlockStmt;
   private readonly deleteBlockStmt;
@@ -83,6 +90,10 @@ export class ControlsRepository {
   private readonly auditStmt;
 
   constructor(private readonly db: Db) {
+    this.version = settingsVersion(db);
+    this.blocksCache = new VersionedCache<ReadonlyMap<string, MemberBlock>>(this.version);
+    this.rulesCache = new VersionedCache<readonly RoleRule[]>(this.version);
+    this.termsCache = new VersionedCache<readonly StoredFilterTerm[]>(this.version);
     this.rulesStmt = db.prepare<[string], RawRule>('SELECT * FROM guild_role_rules WHERE guild_id = ? ORDER BY rowid');
     this.ruleStmt = db.prepare<[string, string], RawRule>(
       'SELECT * FROM guild_role_rules WHERE guild_id = ? AND role_id = ?',
@@ -96,9 +107,6 @@ export class ControlsRepository {
         updated_at = excluded.updated_at, updated_by = excluded.updated_by`);
     this.deleteRuleStmt = db.prepare<[string, string]>(
       'DELETE FROM guild_role_rules WHERE guild_id = ? AND role_id = ?',
-    );
-    this.blockStmt = db.prepare<[string, string], { reason: string | null; created_at: number; created_by: string }>(
-      'SELECT reason, created_at, created_by FROM guild_blocks WHERE guild_id = ? AND user_id = ?',
     );
     this.blocksStmt = db.prepare<
       [string],
@@ -141,8 +149,15 @@ export class ControlsRepository {
 
   // ---- role rules ------------------------------------------------------------
 
-  roleRules(guildId: string): RoleRule[] {
-    return this.rulesStmt.all(guildId).map(toRule);
+  /** The server's role rules, oldest first (from memory while its settings version holds; frozen: shared). */
+  roleRules(guildId: string): readonly RoleRule[] {
+    return this.rulesCache.get(guildId, () => frozen(this.rulesStmt.all(guildId).map(toRule)));
+  }
+
+  /** Every change writes its audit row through here: the row is the settings version. */
+  private audit(guildId: string, userId: string, changes: object, now: number): void {
+    this.version.changed(guildId);
+    this.auditStmt.run(guildId, userId, JSON.stringify(changes), now);
   }
 
   /** Merges a change into the role's rule (creating it), and audits it. */
@@ -170,7 +185,7 @@ export class ControlsRepository {
         updatedAt: now,
         updatedBy: userId,
       });
-      this.auditStmt.run(guildId, userId, JSON.stringify({ role: roleId, ...patch }), now);
+      this.audit(guildId, userId, { role: roleId, ...patch }, now);
       return next;
     })();
   }
@@ -179,19 +194,27 @@ export class ControlsRepository {
   clearRoleRule(guildId: string, roleId: string, userId: string, now: number): boolean {
     return this.db.transaction(() => {
       const removed = this.deleteRuleStmt.run(guildId, roleId).changes > 0;
-      if (removed) this.auditStmt.run(guildId, userId, JSON.stringify({ role: roleId, cleared: true }), now);
+      if (removed) this.audit(guildId, userId, { role: roleId, cleared: true }, now);
       return removed;
     })();
   }
 
   // ---- blocks ----------------------------------------------------------------
 
+  /** The member's block, if any: the server's blocks are kept in memory while its settings version holds. */
   block(guildId: string, memberId: string): MemberBlock | undefined {
-    const r = this.blockStmt.get(guildId, memberId);
-    return r && { userId: memberId, reason: r.reason, createdAt: r.created_at, createdBy: r.created_by };
+    const blocks = this.blocksCache.get(
+      guildId,
+      () => new Map(this.readBlocks(guildId).map((b) => [b.userId, frozen(b)])),
+    );
+    return blocks.get(memberId);
   }
 
   blocks(guildId: string): MemberBlock[] {
+    return this.readBlocks(guildId);
+  }
+
+  private readBlocks(guildId: string): MemberBlock[] {
     return this.blocksStmt
       .all(guildId)
       .map((r) => ({ userId: r.user_id, reason: r.reason, createdAt: r.created_at, createdBy: r.created_by }));
@@ -200,7 +223,7 @@ export class ControlsRepository {
   addBlock(guildId: string, memberId: string, reason: string | null, userId: string, now: number): void {
     this.db.transaction(() => {
       this.upsertBlockStmt.run({ guildId, userId: memberId, reason, now, by: userId });
-      this.auditStmt.run(guildId, userId, JSON.stringify({ block: memberId, reason }), now);
+      this.audit(guildId, userId, { block: memberId, reason }, now);
     })();
   }
 
@@ -208,17 +231,22 @@ export class ControlsRepository {
   removeBlock(guildId: string, memberId: string, userId: string, now: number): boolean {
     return this.db.transaction(() => {
       const removed = this.deleteBlockStmt.run(guildId, memberId).changes > 0;
-      if (removed) this.auditStmt.run(guildId, userId, JSON.stringify({ unblock: memberId }), now);
+      if (removed) this.audit(guildId, userId, { unblock: memberId }, now);
       return removed;
     })();
   }
 
   // ---- prompt filter ---------------------------------------------------------
 
-  filterTerms(guildId: string): StoredFilterTerm[] {
-    return this.termsStmt
-      .all(guildId)
-      .map((r) => ({ key: r.term_key, term: r.term, createdAt: r.created_at, createdBy: r.created_by }));
+  /** The server's filter terms, oldest first (from memory while its settings version holds; frozen: shared). */
+  filterTerms(guildId: string): readonly StoredFilterTerm[] {
+    return this.termsCache.get(guildId, () =>
+      frozen(
+        this.termsStmt
+          .all(guildId)
+          .map((r) => ({ key: r.term_key, term: r.term, createdAt: r.created_at, createdBy: r.created_by })),
+      ),
+    );
   }
 
   countFilterTerms(guildId: string): number {
@@ -243,7 +271,7 @@ export class ControlsRepository {
         const n = this.countTermsStmt.get(guildId)?.n ?? 0;
         if (n >= max) return 'full';
         if (this.insertTermStmt.run(guildId, key, term, now, userId).changes === 0) return 'exists';
-        this.auditStmt.run(guildId, userId, JSON.stringify({ filterAdd: term }), now);
+        this.audit(guildId, userId, { filterAdd: term }, now);
         return 'added';
       })
       .immediate();
@@ -252,7 +280,7 @@ export class ControlsRepository {
   removeFilterTerm(guildId: string, key: string, userId: string, now: number): boolean {
     return this.db.transaction(() => {
       const removed = this.deleteTermStmt.run(guildId, key).changes > 0;
-      if (removed) this.auditStmt.run(guildId, userId, JSON.stringify({ filterRemove: key }), now);
+      if (removed) this.audit(guildId, userId, { filterRemove: key }, now);
       return removed;
     })();
   }
@@ -261,7 +289,7 @@ export class ControlsRepository {
   clearFilter(guildId: string, userId: string, now: number): number {
     return this.db.transaction(() => {
       const removed = this.deleteTermsStmt.run(guildId).changes;
-      if (removed > 0) this.auditStmt.run(guildId, userId, JSON.stringify({ filterCleared: removed }), now);
+      if (removed > 0) this.audit(guildId, userId, { filterCleared: removed }, now);
       return removed;
     })();
   }

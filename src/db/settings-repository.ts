@@ -73,7 +73,105 @@ function toSettings(r: RawSettings): GuildSettingsRow {
   };
 }
 
+/**
+ * A server's settings version, which lets `/sora` keep what it reads of the
+ * settings and controls in memory: the id of the server's latest audit row.
+ * Every change of a server's settings, role rules, blocks or filter writes
+ * that row in the change's own transaction (here and in ControlsRepository,
+ * always through their `audit` helper), so a different id means something
+ * changed — whichever process sharing the database file changed it, which an
+ * in-process flag could not tell. One indexed read instead of four reads and
+ * their parsing per command.
+ *
+ * A version read is reused until the current synchronous run of code ends
+ * (the next microtask): the checks of one command before its deferral read
+ * it once, and see the server as of that moment, as their separate reads did
+ * before. A write in this process forgets the reused value at once.
+ */
+export class SettingsVersion {
+  private readonly stmt;
+  private readonly reused = new Map<string, number>();
+  private clearQueued = false;
+
+  constructor(private readonly db: Db) {
+    this.stmt = db
+      .prepare<[string], number>('SELECT id FROM guild_settings_audit WHERE guild_id = ? ORDER BY id DESC LIMIT 1')
+      .pluck();
+  }
+
+  /**
+   * The server's current version (0: never changed); undefined inside a
+   * transaction, whose reads may see changes not committed yet — nothing read
+   * there is kept. Read the cached data after this, never before.
+   */
+  current(guildId: string): number | undefined {
+    if (this.db.inTransaction) return undefined;
+    const known = this.reused.get(guildId);
+    if (known !== undefined) return known;
+    const version = this.stmt.get(guildId) ?? 0;
+    this.reused.set(guildId, version);
+    if (!this.clearQueued) {
+      this.clearQueued = true;
+      queueMicrotask(() => {
+        this.clearQueued = false;
+        this.reused.clear();
+      });
+    }
+    return version;
+  }
+
+  /** A change of this server is being written in this process. */
+  changed(guildId: string): void {
+    this.reused.delete(guildId);
+  }
+}
+
+/** One version per database connection, shared by the repositories that cache through it. */
+const versions = new WeakMap<Db, SettingsVersion>();
+export function settingsVersion(db: Db): SettingsVersion {
+  let version = versions.get(db);
+  if (!version) versions.set(db, (version = new SettingsVersion(db)));
+  return version;
+}
+
+/**
+ * Per-server cached values, each stored with the settings version it was read
+ * at (read the version first: a change landing between the two reads then
+ * only makes the next look read again). Bounded: past `max` servers the
+ * oldest entry goes.
+ */
+export class VersionedCache<T> {
+  private readonly entries = new Map<string, { version: number; value: T }>();
+
+  constructor(
+    private readonly version: SettingsVersion,
+    private readonly max = 10_000,
+  ) {}
+
+  get(guildId: string, read: () => T): T {
+    const version = this.version.current(guildId);
+    if (version === undefined) return read();
+    const entry = this.entries.get(guildId);
+    if (entry && entry.version === version) return entry.value;
+    const value = read();
+    if (!entry && this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(guildId, { version, value });
+    return value;
+  }
+}
+
+/** Cached values are shared by every caller: frozen, so a caller that changed one would throw, not spread it. */
+export function frozen<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) frozen(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 export class SettingsRepository {
+  private readonly version;
+  private readonly cache;
   private readonly getStmt;
   private readonly upsertStmt;
   private readonly deleteStmt;
@@ -81,6 +179,8 @@ export class SettingsRepository {
   private readonly historyStmt;
 
   constructor(private readonly db: Db) {
+    this.version = settingsVersion(db);
+    this.cache = new VersionedCache<GuildSettingsRow | undefined>(this.version);
     this.getStmt = db.prepare<[string], RawSettings>('SELECT * FROM guild_settings WHERE guild_id = ?');
     this.upsertStmt = db.prepare(`
       INSERT INTO guild_settings (guild_id, private, watermark, lock_private, lock_watermark, daily_limit, max_active,
@@ -107,9 +207,18 @@ export class SettingsRepository {
     );
   }
 
+  /** The server's stored overrides, from memory while its settings version holds (frozen: shared). */
   get(guildId: string): GuildSettingsRow | undefined {
-    const r = this.getStmt.get(guildId);
-    return r && toSettings(r);
+    return this.cache.get(guildId, () => {
+      const r = this.getStmt.get(guildId);
+      return r && frozen(toSettings(r));
+    });
+  }
+
+  /** Every change writes its audit row through here: the row is the settings version (SettingsVersion). */
+  private audit(guildId: string, userId: string, changes: object, now: number): void {
+    this.version.changed(guildId);
+    this.auditStmt.run(guildId, userId, JSON.stringify(changes), now);
   }
 
   /** Applies a change and records who made it, in one transaction. */
@@ -153,7 +262,7 @@ export class SettingsRepository {
         updatedAt: now,
         updatedBy: userId,
       });
-      this.auditStmt.run(guildId, userId, JSON.stringify(patch), now);
+      this.audit(guildId, userId, patch, now);
       return next;
     })();
   }
@@ -162,7 +271,7 @@ export class SettingsRepository {
   reset(guildId: string, userId: string, now: number): void {
     this.db.transaction(() => {
       this.deleteStmt.run(guildId);
-      this.auditStmt.run(guildId, userId, JSON.stringify({ reset: true }), now);
+      this.audit(guildId, userId, { reset: true }, now);
     })();
   }
 

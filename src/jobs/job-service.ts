@@ -57,7 +57,7 @@ export class JobService {
     const applied = this.settings.apply(limits, request, ctx.channelId);
     checkAppliedSettings(catalogue, request.model, applied);
     const now = this.clock.now();
-    const result = this.jobs.insertWithinQuota(
+    const result = await this.jobs.insertWithinQuotaGrouped(
       { ...newJobRow(ctx, jobParams(request, applied, reuseImage)), cost: admitted.cost },
       {
         maxActive: limits.maxActive,

@@ -2,7 +2,9 @@ import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import {
   DefaultRestOptions,
+  GatewayIntentBits,
   REST,
+  type ClientOptions,
   RESTEvents,
   type InvalidRequestWarningData,
   type RateLimitData,
@@ -195,13 +197,28 @@ function interactionTransport(url: string, init: RequestInit): Promise<unknown> 
 }
 
 /** discord.js options for the client's own REST (interactions): not held to the global limit, nor by the bot's 429s. */
-export function interactionRestOptions(api: string | undefined): Partial<RESTOptions> {
+function interactionRestOptions(api: string | undefined): Partial<RESTOptions> {
   return {
     ...(api ? { api } : {}),
     // Discord exempts interaction endpoints from the global limit; discord.js would otherwise throttle them to 50/s.
     globalRequestsPerSecond: 10_000,
     makeRequest: interactionTransport as unknown as NonNullable<RESTOptions['makeRequest']>,
     invalidRequestWarningInterval: INVALID_REPORT_EVERY,
+  };
+}
+
+/**
+ * The discord.js client's options, in one place: the bot builds its client
+ * from them, and so does the acknowledgement bench's bare baseline
+ * (scripts/bench/baseline-bot.ts), so the two compare on the same client.
+ * Only the `Guilds` intent (no privileged intents); mentions off unless a
+ * message asks for them.
+ */
+export function discordClientOptions(api: string | undefined): ClientOptions {
+  return {
+    intents: [GatewayIntentBits.Guilds],
+    allowedMentions: { parse: [] },
+    rest: interactionRestOptions(api),
   };
 }
 

@@ -36,6 +36,67 @@ describe('JobsRepository', () => {
     expect(typeof r.job.guildId).toBe('string');
   });
 
+  it('returns the inserted job exactly as a read of its row gives it back (no read after the insert)', () => {
+    const { jobs } = repo();
+    const bare = newJob({ guildId: null });
+    const full = newJob({
+      characterCreate: false,
+      overrides: ['private'],
+      private: true,
+      imagePath: '/data/images/1.png',
+      imageName: 'ref.png',
+      imageType: 'image/png',
+      imageUrl: 'https://example.com/a.png',
+      characterUrl: 'https://example.com/c.mp4',
+      characterTimestamps: '1,3',
+      characterFromTask: 'video_123',
+      cost: 45,
+    });
+    for (const input of [bare, full]) {
+      const r = jobs.insertWithinQuota(input, unlimited, NOW);
+      if (!r.ok) throw new Error('insert refused');
+      expect(r.job).toStrictEqual(jobs.get(r.job.id));
+    }
+  });
+
+  it('commits inserts asked for together as one group, each checked in order against the ones before it', async () => {
+    const { jobs } = repo();
+    const quota = { maxActive: 2, dailyLimit: 0, dayStart: DAY };
+    const again = newJob({ userId: '2' });
+    const results = await Promise.all([
+      jobs.insertWithinQuotaGrouped(newJob({ userId: '1' }), quota, NOW),
+      jobs.insertWithinQuotaGrouped(newJob({ userId: '1' }), quota, NOW),
+      jobs.insertWithinQuotaGrouped(newJob({ userId: '1' }), quota, NOW),
+      jobs.insertWithinQuotaGrouped(again, quota, NOW),
+      jobs.insertWithinQuotaGrouped(again, quota, NOW),
+    ]);
+    expect(results.map((r) => (r.ok ? 'ok' : r.reason))).toEqual(['ok', 'ok', 'max_active', 'ok', 'duplicate']);
+    const ids = results.flatMap((r) => (r.ok ? [r.job.id] : []));
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    for (const r of results) if (r.ok) expect(r.job).toStrictEqual(jobs.get(r.job.id));
+  });
+
+  it('fails only the grouped insert that fails; a group that cannot commit fails every one of its inserts', async () => {
+    const { db, jobs } = repo();
+    const broken = { ...newJob(), channelId: null as unknown as string }; // NOT NULL
+    const [before, bad, after] = await Promise.allSettled([
+      jobs.insertWithinQuotaGrouped(newJob(), unlimited, NOW),
+      jobs.insertWithinQuotaGrouped(broken, unlimited, NOW),
+      jobs.insertWithinQuotaGrouped(newJob(), unlimited, NOW),
+    ]);
+    expect(before).toMatchObject({ status: 'fulfilled', value: { ok: true } });
+    expect(bad).toMatchObject({ status: 'rejected', reason: { code: 'SQLITE_CONSTRAINT_NOTNULL' } });
+    expect(after).toMatchObject({ status: 'fulfilled', value: { ok: true } });
+    expect(jobs.countForUser(newJob().userId)).toBe(2);
+
+    const pending = [
+      jobs.insertWithinQuotaGrouped(newJob(), unlimited, NOW),
+      jobs.insertWithinQuotaGrouped(newJob(), unlimited, NOW),
+    ];
+    db.close();
+    for (const outcome of await Promise.allSettled(pending)) expect(outcome.status).toBe('rejected');
+  });
+
   it('refuses a second row for the same interaction', () => {
     const { jobs } = repo();
     const input = newJob();
