@@ -615,6 +615,7 @@ async function writeVerified(
       mayHaveReachedServer: true,
       status,
     });
+  const out = createWriteStream(tempPath, { flags: 'wx' });
   try {
     await pipeline(
       body,
@@ -640,10 +641,13 @@ async function writeVerified(
           });
         }
       },
-      createWriteStream(tempPath, { flags: 'wx' }),
+      out,
       signal ? { signal } : {},
     );
   } catch (err) {
+    // The stream may still be opening the file when the body fails: unlinked before its open, the file would
+    // appear afterwards. Destroyed by pipeline, it emits 'close' once its descriptor (if any) is closed.
+    if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
     await unlink(tempPath).catch(() => undefined);
     throw err;
   }
