@@ -17,12 +17,13 @@ import { newJob } from '../../emulators/job-rows.js';
 import { spawnBot, spawnSimulatedBot, startWorld, type SimulatedBot, type World } from '../../emulators/world.js';
 import { formatAckResult, runAckBench } from './ack.js';
 import { editsRows, runEditsBench } from './edits.js';
+import { queueRows, runQueueBench, type QueueBenchOptions } from './queue.js';
 import { formatPollingTable, runPollingBench } from './polling.js';
 import { runReencodeBench } from './reencode.js';
 import { formatShardResult, runShardBench } from './shards.js';
 
 const quick = process.argv.includes('--quick');
-/** `--only ack,polling,…` runs some parts (names: ack, polling, edits, scale, delivery, autocomplete, reencode, shards). */
+/** `--only ack,polling,…` runs some parts (names: ack, polling, edits, scale, delivery, autocomplete, reencode, shards, queue). */
 const only = process.argv
   .find((a) => a.startsWith('--only='))
   ?.slice('--only='.length)
@@ -88,6 +89,37 @@ async function edits(): Promise<void> {
     `3. Discord edits — ${r.jobs} jobs of ${r.shortestJobMin}–${r.longestJobMin} min in one channel, 30046 cap, route buckets and global limit on (targets: 0 s held beyond the bound, no 429)`,
     editsRows(r),
   );
+}
+
+/**
+ * 10. The fair line when the provider is full (issue #15): jobs from one busy
+ * and four quiet servers arrive within a minute against a provider capped at
+ * 8 running jobs per key. The bot at its default TUZI_MAX_RUNNING_JOBS (10,
+ * above the cap: the provider's 429s do the limiting, as for an operator who
+ * does not know the cap), and side by side told the cap (8).
+ */
+async function queue(): Promise<void> {
+  const base: Omit<QueueBenchOptions, 'botCap'> = {
+    jobs: quick ? 60 : 500,
+    arrivalMs: 60_000,
+    providerCap: 8,
+    jobMin: [2, 6],
+    seed: 15,
+    servers: [
+      { name: 'busy', share: 6, members: 40 },
+      ...[1, 2, 3, 4].map((k) => ({ name: `quiet${k}`, share: 1, members: 5 })),
+    ],
+  };
+  const runs = [];
+  for (const botCap of quick ? [10] : [10, 8]) {
+    const r = await runQueueBench({ ...base, botCap });
+    runs.push(r);
+    table(
+      `10. The line — ${r.jobs} jobs in 60 s from 1 busy + 4 quiet servers, provider cap ${r.providerCap}, TUZI_MAX_RUNNING_JOBS ${r.botCap}${r.botCap === 10 ? ' (default)' : ''}`,
+      queueRows(r),
+    );
+  }
+  results.queue = runs;
 }
 
 /** Puts `n` jobs that exist upstream into the database as unfinished, as a previous process left them. */
@@ -412,6 +444,7 @@ async function main(): Promise<void> {
   if (wanted('autocomplete')) autocomplete();
   if (wanted('reencode')) await reencode();
   if (wanted('shards')) await shards();
+  if (wanted('queue')) await queue();
   fs.mkdirSync('bench-results', { recursive: true });
   const file = path.join('bench-results', quick ? 'bench-quick.json' : 'bench.json');
   fs.writeFileSync(file, JSON.stringify(results, null, 2));
