@@ -29,7 +29,7 @@ import { Heartbeat, Ops, createBotMetrics, type Metrics } from './ops/index.js';
 import { lifecycleMetrics } from './ops/metrics.js';
 import { accepts, ModelCatalogue } from './services/capabilities.js';
 import { syncCommands } from './services/command-sync.js';
-import { DiscordMessenger } from './services/discord-messenger.js';
+import { DiscordMessenger, type DiscordCall } from './services/discord-messenger.js';
 import { createBotRest, discordClientOptions, InvalidRequestGuard } from './services/discord-rest.js';
 import { ImageRetention } from './services/image-retention.js';
 import { ImageStore } from './services/image-store.js';
@@ -55,6 +55,8 @@ export interface AppOverrides {
    * freed here may be theirs to fill.
    */
   peers?: { lineMoved(): void };
+  /** Sees every Discord request of the job messenger and how long it held its caller (benchmarks). */
+  discordCalls?: (call: DiscordCall) => void;
 }
 
 export interface App {
@@ -196,6 +198,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
     clock,
     () => client.user?.id,
     (guildId) => (guildId ? client.guilds.cache.get(guildId)?.premiumTier : undefined),
+    overrides.discordCalls,
   );
   const presenter = new Presenter(jobs, messenger, clock, log, {
     progressEditMs: config.progressEditMs,

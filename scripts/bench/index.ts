@@ -16,12 +16,14 @@ import { TuziClient } from '../../src/services/tuzi/client.js';
 import { newJob } from '../../emulators/job-rows.js';
 import { spawnBot, spawnSimulatedBot, startWorld, type SimulatedBot, type World } from '../../emulators/world.js';
 import { formatAckResult, runAckBench } from './ack.js';
+import { editsRows, runEditsBench } from './edits.js';
+import { queueRows, runQueueBench, type QueueBenchOptions } from './queue.js';
 import { formatPollingTable, runPollingBench } from './polling.js';
 import { runReencodeBench } from './reencode.js';
 import { formatShardResult, runShardBench } from './shards.js';
 
 const quick = process.argv.includes('--quick');
-/** `--only ack,polling,…` runs some parts (names: ack, polling, edits, scale, delivery, autocomplete, reencode, shards). */
+/** `--only ack,polling,…` runs some parts (names: ack, polling, edits, scale, delivery, autocomplete, reencode, shards, queue). */
 const only = process.argv
   .find((a) => a.startsWith('--only='))
   ?.slice('--only='.length)
@@ -75,86 +77,49 @@ async function polling(): Promise<void> {
   console.log(formatPollingTable(r));
 }
 
-/** 3. Discord edits per job with Discord's per-message buckets on. */
+/** 3. Discord edits per job, jobs of 2–120 minutes with the 30046 cap and per-route buckets on (issue #13). */
 async function edits(): Promise<void> {
-  const n = quick ? 10 : 50;
-  const clock = new ManualClock(Date.now());
-  const w = await startWorld({
-    clock,
-    env: { DEFAULT_MAX_ACTIVE: '0' },
-    discord: { rateLimit: { clock } },
-    tuzi: { jobDurationMs: 6 * MINUTE },
-  });
-  try {
-    w.tuzi.setJobPlan((job) => ({
-      curve: (['linear', 'steps', 'stall-90'] as const)[job.index % 3],
-      durationMs: (2 + (job.index % 10)) * MINUTE,
-    }));
-    const handles = Array.from({ length: n }, (_, i) =>
-      w.discord.invokeSlashCommand({
-        guildId: w.guildId,
-        channelId: w.channelId,
-        userId: w.users.alice,
-        name: 'sora',
-        options: { prompt: `edit bench ${i}` },
-      }),
+  const r = await runEditsBench(
+    quick
+      ? { jobs: 10, longestMin: 75, arrivalEveryMs: 60_000, seed: 13 }
+      : { jobs: 50, longestMin: 120, arrivalEveryMs: 12_000, seed: 13 },
+  );
+  results.edits = r;
+  table(
+    `3. Discord edits — ${r.jobs} jobs of ${r.shortestJobMin}–${r.longestJobMin} min in one channel, 30046 cap, route buckets and global limit on (targets: 0 s held beyond the bound, no 429)`,
+    editsRows(r),
+  );
+}
+
+/**
+ * 10. The fair line when the provider is full (issue #15): jobs from one busy
+ * and four quiet servers arrive within a minute against a provider capped at
+ * 8 running jobs per key. The bot at its default TUZI_MAX_RUNNING_JOBS (10,
+ * above the cap: the provider's 429s do the limiting, as for an operator who
+ * does not know the cap), and side by side told the cap (8).
+ */
+async function queue(): Promise<void> {
+  const base: Omit<QueueBenchOptions, 'botCap'> = {
+    jobs: quick ? 60 : 500,
+    arrivalMs: 60_000,
+    providerCap: 8,
+    jobMin: [2, 6],
+    seed: 15,
+    servers: [
+      { name: 'busy', share: 6, members: 40 },
+      ...[1, 2, 3, 4].map((k) => ({ name: `quiet${k}`, share: 1, members: 5 })),
+    ],
+  };
+  const runs = [];
+  for (const botCap of quick ? [10] : [10, 8]) {
+    const r = await runQueueBench({ ...base, botCap });
+    runs.push(r);
+    table(
+      `10. The line — ${r.jobs} jobs in 60 s from 1 busy + 4 quiet servers, provider cap ${r.providerCap}, TUZI_MAX_RUNNING_JOBS ${r.botCap}${r.botCap === 10 ? ' (default)' : ''}`,
+      queueRows(r),
     );
-    await Promise.all(handles.map((h) => h.acknowledged()));
-    await w.settle();
-    const done = () => w.app!.jobs.recentForUser(w.users.alice, n).every((j) => j.status === 'delivered');
-    await w.advanceUntil(done, 30 * MINUTE, 1_000);
-    const timeline = w.discord.timeline(w.channelId);
-    const perJob = handles.map(
-      (h) => timeline.filter((e) => e.messageId === h.originalMessageId && e.kind === 'edit').length,
-    );
-    // How long the visible progress trailed the true one: at each simulated
-    // second, how long ago upstream's progress first went past what the reply
-    // showed (0 while the reply is not behind), until the reply's last edit.
-    const rows = new Map(w.app!.jobs.recentForUser(w.users.alice, n).map((j) => [j.interactionId, j]));
-    const trails = handles.map((h) => {
-      const job = w.tuzi.jobs.get(rows.get(h.id)?.upstreamId ?? '');
-      const shown = timeline
-        .filter((e) => e.messageId === h.originalMessageId && !e.loading)
-        .map((e) => ({ at: e.at, pct: /(\d+)%/.exec(JSON.stringify(e.embeds))?.[1] }));
-      if (!job || shown.length === 0) return NaN;
-      const truth = (t: number) => {
-        const state = job.stateAt(t);
-        return state.status === 'completed' ? 100 : Math.floor(state.progress);
-      };
-      let worst = 0;
-      for (let t = job.createdAt; t < shown.at(-1)!.at; t += 1_000) {
-        const pct = Number(shown.findLast((e) => e.at <= t && e.pct !== undefined)?.pct ?? 0);
-        if (truth(t) <= pct) continue;
-        // Progress never goes down, so the first moment it passed `pct` is found by bisection.
-        let lo = job.createdAt;
-        let hi = t;
-        while (hi - lo > 100) {
-          const mid = (lo + hi) / 2;
-          if (truth(mid) > pct) hi = mid;
-          else lo = mid;
-        }
-        worst = Math.max(worst, t - hi);
-      }
-      return worst;
-    });
-    const stats = w.discord.stats();
-    results.edits = {
-      jobs: n,
-      editsMean: perJob.reduce((a, b) => a + b, 0) / n,
-      editsMax: Math.max(...perJob),
-      status429: stats.status429,
-      longestTrailS: Math.max(...trails) / 1000,
-    };
-    table(`3. Discord edits per job — ${n} jobs of 2–11 min, per-message buckets on (target 0 × 429)`, [
-      ['edits per job, mean', perJob.reduce((a, b) => a + b, 0) / n],
-      ['edits per job, max', Math.max(...perJob)],
-      ['429 answers', stats.status429],
-      ['longest time the shown progress trailed the true progress', `${(Math.max(...trails) / 1000).toFixed(1)} s`],
-      ['… per job, median', `${(percentile(trails, 50) / 1000).toFixed(1)} s`],
-    ]);
-  } finally {
-    await w.close();
   }
+  results.queue = runs;
 }
 
 /** Puts `n` jobs that exist upstream into the database as unfinished, as a previous process left them. */
@@ -479,6 +444,7 @@ async function main(): Promise<void> {
   if (wanted('autocomplete')) autocomplete();
   if (wanted('reencode')) await reencode();
   if (wanted('shards')) await shards();
+  if (wanted('queue')) await queue();
   fs.mkdirSync('bench-results', { recursive: true });
   const file = path.join('bench-results', quick ? 'bench-quick.json' : 'bench.json');
   fs.writeFileSync(file, JSON.stringify(results, null, 2));

@@ -78,7 +78,7 @@ export class Presenter {
    * Edits the reply when what the member sees changed and the last edit is
    * old enough. Progress is only progress: an edit Discord rate-limits is
    * skipped (the next change tries again), and a reply about to turn an hour
-   * old is replaced by a fresh message first. Returns whether it showed.
+   * old is replaced by a fresh message first, changed or not. Returns whether it showed.
    */
   async showProgress(job: Job, line?: { position?: number; paused?: boolean }): Promise<boolean> {
     if (job.messageGone) return false;
@@ -86,10 +86,13 @@ export class Presenter {
     const view = this.progressView(job, line);
     const key = progressKey(job.locale, view);
     const now = this.clock.now();
-    if (key === job.shownKey) return false;
     if (job.shownAt !== null && now - job.shownAt < this.options.progressEditMs) return false;
+    // An aging reply moves even when nothing changed: a job stalled at one
+    // percentage may change next only after the reply is past editing.
+    const aging = this.replyAging(job);
+    if (key === job.shownKey && !aging) return false;
     const body = renderJob(job, view);
-    if (this.replyAging(job)) return this.moveReply(job, body, key);
+    if (aging) return this.moveReply(job, body, key);
     const outcome = await this.messenger.editReply(job, body);
     if (!outcome.ok && (outcome.reason === 'archived' || (outcome.reason === 'rate_limited' && this.replyOld(job))))
       return this.moveReply(job, body, key);

@@ -50,6 +50,18 @@ export type SendOutcome =
   /** Network trouble, 5xx or rate limits that outlasted discord.js's own retries. */
   | { ok: false; reason: 'transient'; detail: string };
 
+/**
+ * One request the messenger made to Discord and how long its caller waited
+ * for it — discord.js's queueing and rate-limit waits included — for an
+ * observer (benchmarks: the time job steps spend on Discord).
+ */
+export interface DiscordCall {
+  kind: 'edit' | 'post' | 'follow_up' | 'find';
+  /** Real time, not the injected clock: discord.js waits on real timers, so that is how long a caller is held. */
+  ms: number;
+  outcome: 'ok' | Exclude<SendOutcome, { ok: true }>['reason'];
+}
+
 export interface FileToSend {
   path: string;
   name: string;
@@ -108,6 +120,8 @@ export class DiscordMessenger {
     private readonly botUserId: () => string | undefined,
     /** The server's boost tier as the gateway reported it (undefined: not known, taken as tier 0). */
     private readonly premiumTier: (guildId: string | null) => number | undefined = () => undefined,
+    /** Sees every request and how long it held its caller (benchmarks); nothing is measured without it. */
+    private readonly observe?: (call: DiscordCall) => void,
   ) {}
 
   /**
@@ -136,7 +150,7 @@ export class DiscordMessenger {
   async editReply(job: Job, body: MessageBody): Promise<SendOutcome> {
     if (job.messageGone) return { ok: false, reason: 'gone' };
     if (this.tokenUsable(job)) {
-      const result = await this.call(() =>
+      const result = await this.call('edit', () =>
         this.rest.patch(Routes.webhookMessage(job.applicationId, job.interactionToken!, '@original'), {
           body,
           auth: false,
@@ -145,7 +159,7 @@ export class DiscordMessenger {
       if (result.ok || result.reason !== 'token_expired' || !job.messageId) return result;
     }
     if (!job.messageId) return { ok: false, reason: 'gone' };
-    return this.call(() => this.rest.patch(Routes.channelMessage(job.channelId, job.messageId!), { body }));
+    return this.call('edit', () => this.rest.patch(Routes.channelMessage(job.channelId, job.messageId!), { body }));
   }
 
   /**
@@ -163,7 +177,7 @@ export class DiscordMessenger {
       if (upload.size > channelUploadLimit(this.premiumTier(job.guildId))) return this.followUp(job, body, upload);
     }
     const payload = { ...body, ...(nonce ? { nonce, enforce_nonce: true } : {}) };
-    const channelResult = await this.call(() =>
+    const channelResult = await this.call('post', () =>
       this.rest.post(Routes.channelMessages(job.channelId), requestData(payload, upload)),
     );
     if (channelResult.ok || channelResult.reason !== 'forbidden' || !this.tokenUsable(job)) return channelResult;
@@ -173,7 +187,7 @@ export class DiscordMessenger {
 
   /** A follow-up message through the interaction's webhook (its own upload limit, no channel permissions). */
   private followUp(job: Job, body: MessageBody, upload: ProgressFile | undefined): Promise<SendOutcome> {
-    return this.call(() =>
+    return this.call('follow_up', () =>
       this.rest.post(Routes.webhook(job.applicationId, job.interactionToken!), {
         ...requestData(body, upload),
         auth: false,
@@ -193,9 +207,9 @@ export class DiscordMessenger {
     let after = snowflakeAt(since - FIND_MARGIN_MS);
     try {
       for (let page = 0; page < FIND_MAX_PAGES; page++) {
-        const messages = (await this.rest.get(Routes.channelMessages(job.channelId), {
-          query: new URLSearchParams({ after, limit: '100' }),
-        })) as APIMessage[];
+        const messages = (await this.timed('find', () =>
+          this.rest.get(Routes.channelMessages(job.channelId), { query: new URLSearchParams({ after, limit: '100' }) }),
+        )) as APIMessage[];
         const hit = messages.find((m) => isDeliveryOf(m, job.id, botId));
         if (hit) return { found: hit };
         if (messages.length < 100) return { found: null };
@@ -208,12 +222,26 @@ export class DiscordMessenger {
     }
   }
 
-  private async call(fn: () => Promise<unknown>): Promise<SendOutcome> {
+  private async call(kind: DiscordCall['kind'], fn: () => Promise<unknown>): Promise<SendOutcome> {
     try {
-      const message = (await fn()) as APIMessage;
+      const message = (await this.timed(kind, fn)) as APIMessage;
       return { ok: true, messageId: message.id, channelId: message.channel_id };
     } catch (err) {
       return classifyDiscordError(err);
+    }
+  }
+
+  /** Runs one request, telling the observer (if any) how long it held the caller and how it ended. */
+  private async timed<T>(kind: DiscordCall['kind'], request: () => Promise<T>): Promise<T> {
+    if (!this.observe) return request();
+    const started = performance.now();
+    try {
+      const result = await request();
+      this.observe({ kind, ms: performance.now() - started, outcome: 'ok' });
+      return result;
+    } catch (err) {
+      this.observe({ kind, ms: performance.now() - started, outcome: classifyDiscordError(err).reason });
+      throw err;
     }
   }
 }

@@ -92,6 +92,30 @@ describe('Discord as it really is (end to end)', () => {
     expect(w.discord.stats().oldMessageEditsRefused).toBe(0);
   });
 
+  it('a job stalled at one percentage still moves its progress before the reply turns an hour old', async () => {
+    const clock = new ManualClock(Date.now());
+    w = await world({
+      clock,
+      env: { JOB_MAX_WAIT_MINUTES: '180' },
+      discord: { oldMessageEdits: { clock } },
+    });
+    // 90 % within the first 30 minutes, then nothing new to show until the end: no change falls due at 50 minutes.
+    w.tuzi.setJobPlan(() => ({ durationMs: 100 * MINUTE, curve: 'stall-90' }));
+    await sora(w, w.users.alice, { prompt: 'stuck at ninety' });
+    const firstReply = w.app!.jobs.get(1)!.messageId;
+    await w.advance(61 * MINUTE, 5_000);
+    const job = w.app!.jobs.get(1)!;
+    expect(job.progress).toBe(90);
+    expect(job.messageId).not.toBe(firstReply);
+    const old = w.discord.messages(w.channelId).find((m) => m.id === firstReply)!;
+    expect(embedText(old)).toContain(job.messageId!);
+    await w.advanceUntil(() => status(1) === 'delivered', 60 * MINUTE, 10_000);
+    // The fresh message was young enough to show the outcome; nothing was left showing 90 %.
+    const current = w.discord.messages(w.channelId).find((m) => m.id === job.messageId)!;
+    expect(embedText(current)).not.toContain('90%');
+    expect(w.discord.stats().oldMessageEditsRefused).toBe(0);
+  });
+
   it('a Nitro member in an unboosted server gets a 12 MiB video, and no upload is ever refused with 413', async () => {
     w = await world();
     const nitro = w.discord.createUser({ username: 'nitro', premiumType: 2, guildIds: [w.guildId] }).id;
