@@ -174,6 +174,21 @@ async function scrape(path: string): Promise<{ status: number; body: string }> {
   return { status: res.status, body: await res.text() };
 }
 
+/**
+ * The manager's /healthz turns 200. It asks each shard over IPC on every
+ * scrape, and a shard's first answers (just ready, or just respawned) may
+ * still time out on a loaded machine: read until healthy, bounded, the last
+ * body saying which check failed.
+ */
+async function expectHealthy(): Promise<void> {
+  let health = await scrape('/healthz');
+  for (let i = 0; i < 100 && health.status !== 200; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    health = await scrape('/healthz');
+  }
+  expect(health.status, health.body).toBe(200);
+}
+
 function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
   const family = parsePrometheusTextFormat(text).find((f) => f.name === name);
   if (!family) return NaN;
@@ -211,7 +226,7 @@ describe('sharding: 4 shard processes on one database', () => {
     ]);
     // Commands are registered once, by shard 0.
     expect(world.discord.requests.filter((r) => r.method === 'PUT' && r.route.includes('command'))).toHaveLength(1);
-    expect((await scrape('/healthz')).status).toBe(200);
+    await expectHealthy();
 
     const running = sampleRunning(world);
     await commands(world, servers, 200);
@@ -273,15 +288,7 @@ describe('sharding: 4 shard processes on one database', () => {
       (l) => l.msg === 'shard process started' && l.shard === 2 && l.pid !== victim,
     );
     await bot.allReady();
-    // The manager asks each shard over IPC on every scrape; the new process's
-    // first answers may still time out on a loaded machine, so health is read
-    // until it recovers (bounded), and the last body explains a failure.
-    let health = await scrape('/healthz');
-    for (let i = 0; i < 100 && health.status !== 200; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      health = await scrape('/healthz');
-    }
-    expect(health.status, health.body).toBe(200);
+    await expectHealthy();
 
     const ended = await allEnded(world, 120);
     expect(ended.map((j) => j.status)).toEqual(Array(120).fill('delivered'));
