@@ -109,6 +109,49 @@ describe('the line for upstream capacity (end to end)', () => {
     expect(new Set(firstNine).size).toBe(3);
   });
 
+  it('above the provider’s cap (its 429s do the limiting), no place shown ever moves back', async () => {
+    // TUZI_MAX_RUNNING_JOBS at its default (10), the provider's cap 3: creates beyond it are answered 429.
+    w = await world({ tuzi: { maxRunningJobs: 3, jobDurationMs: 2 * MINUTE } });
+    const groups = servers(8);
+    // Uneven: 8 jobs from one server, 3 and 2 from the others.
+    const senders = [...groups[0]!.members.map((u) => [groups[0]!, u] as const)];
+    for (const [g, n] of [
+      [groups[1]!, 3],
+      [groups[2]!, 2],
+    ] as const)
+      for (const u of g.members.slice(0, n)) senders.push([g, u]);
+    const handles = senders.map(([g, userId], i) =>
+      w.discord.invokeSlashCommand({
+        guildId: g.guildId,
+        channelId: g.channelId,
+        userId,
+        name: 'sora',
+        options: { prompt: `uneven ${i}` },
+      }),
+    );
+    await Promise.all(handles.map((h) => h.acknowledged()));
+    await w.settle();
+    await w.advanceUntil(() => allJobs().every((j) => j.status === 'delivered'), 60 * MINUTE, 5_000);
+    expect(creates(w).filter((r) => r.status === 429).length).toBeGreaterThan(0);
+    // Every place each reply showed, in order: never further back than the one before.
+    let shown = 0;
+    for (const g of groups) {
+      const places = new Map<string, number[]>();
+      for (const e of w.discord.timeline(g.channelId)) {
+        const m = /(\d+)(?:st|nd|rd|th) in line/.exec(embedText({ content: e.content, embeds: e.embeds as never }));
+        if (!m) continue;
+        places.set(e.messageId, [...(places.get(e.messageId) ?? []), Number(m[1])]);
+        shown++;
+      }
+      for (const [id, seq] of places)
+        expect(
+          [...seq].sort((a, b) => b - a),
+          `places shown by ${id}`,
+        ).toEqual(seq);
+    }
+    expect(shown).toBeGreaterThan(10);
+  });
+
   it('cancel while waiting sends nothing; cancel while running frees the slot and says whether it stopped', async () => {
     w = await world({
       env: { TUZI_MAX_RUNNING_JOBS: '1', DEFAULT_MAX_ACTIVE: '2' },
