@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
-import { AcknowledgementsFirst } from '../../src/commands/sora.js';
+import { AcknowledgementsFirst } from '../../src/services/acknowledgements-first.js';
 
 /** A send that answers when told to. */
 function pendingSend() {
