@@ -49,17 +49,24 @@ export function openDatabase(file: string, migrations: Migration[] = loadMigrati
   return db;
 }
 
-/** Applies every migration above `user_version`, each in its own transaction. */
+/**
+ * Applies every migration above `user_version`, each in its own immediate
+ * transaction that reads the version again first: of several processes
+ * opening one file at once (shards), one applies each migration and the
+ * others see it done.
+ */
 export function migrate(db: Db, migrations: Migration[]): number {
-  const current = db.pragma('user_version', { simple: true }) as number;
   let applied = 0;
   for (const m of migrations) {
-    if (m.version <= current) continue;
-    db.transaction(() => {
-      db.exec(m.sql);
-      db.pragma(`user_version = ${m.version}`);
-    })();
-    applied++;
+    const ran = db
+      .transaction(() => {
+        if ((db.pragma('user_version', { simple: true }) as number) >= m.version) return false;
+        db.exec(m.sql);
+        db.pragma(`user_version = ${m.version}`);
+        return true;
+      })
+      .immediate();
+    if (ran) applied++;
   }
   return applied;
 }
