@@ -1,4 +1,4 @@
-import type { Job, NewJob } from '../src/db/jobs-repository.js';
+import { insertedJob, type Job, type NewJob } from '../src/db/jobs-repository.js';
 
 let seq = 0;
 
@@ -34,44 +34,11 @@ export function newJob(overrides: Partial<NewJob> = {}): NewJob {
   };
 }
 
-/** A whole job row as the repository returns it (for tests of pure functions over a Job); override what matters. */
+/**
+ * A whole job row as the repository returns it (for tests of pure functions
+ * over a Job); override what matters. A fresh row is the repository's own
+ * `insertedJob`, which its tests hold equal to a read of an inserted row.
+ */
 export function jobRow(overrides: Partial<Job> = {}): Job {
-  return {
-    ...newJob(),
-    id: 1,
-    messageId: null,
-    messageGone: false,
-    status: 'waiting',
-    upstreamId: null,
-    progress: 0,
-    progressChangedAt: null,
-    startedAt: null,
-    startedProgress: null,
-    videoUrl: null,
-    errorCode: null,
-    errorMessage: null,
-    createdAt: Date.UTC(2026, 0, 1, 12),
-    submittedAt: null,
-    deadlineAt: null,
-    finishedAt: null,
-    nextRunAt: null,
-    pollCount: 0,
-    errorStreak: 0,
-    shownKey: null,
-    shownAt: null,
-    deliveryAttempts: 0,
-    deliveryClaimedAt: null,
-    postAttemptedAt: null,
-    cancelledBy: null,
-    lastPolledAt: null,
-    endedAt: null,
-    endProgress: null,
-    endProgressAt: null,
-    endPrevPollAt: null,
-    deliveredMessageId: null,
-    deliveryMode: null,
-    cost: 0,
-    updatedAt: 0,
-    ...overrides,
-  };
+  return { ...insertedJob(newJob(), 0, Date.UTC(2026, 0, 1, 12)), id: 1, updatedAt: 0, ...overrides };
 }

@@ -383,7 +383,7 @@ function insertValues(j: Job): unknown[] {
  * The id is the insert's. Fields are listed one by one, so nothing a caller's
  * object carries besides a NewJob's fields reaches the Job.
  */
-function insertedJob(j: NewJob, cost: number, now: number): Job {
+export function insertedJob(j: NewJob, cost: number, now: number): Job {
   return {
     id: 0,
     interactionId: j.interactionId,
