@@ -12,14 +12,14 @@ import Database from 'better-sqlite3';
 import { ManualClock } from '../../src/clock.js';
 import { openDatabase } from '../../src/db/database.js';
 import { JobsRepository } from '../../src/db/jobs-repository.js';
-import { TuziClient } from '../../src/services/tuzi/client.js';
 import { newJob } from '../../emulators/job-rows.js';
-import { spawnBot, spawnSimulatedBot, startWorld, type SimulatedBot, type World } from '../../emulators/world.js';
+import { spawnBot, spawnSimulatedBot, startWorld, type SimulatedBot } from '../../emulators/world.js';
 import { formatAckResult, runAckBench } from './ack.js';
 import { editsRows, runEditsBench } from './edits.js';
 import { queueRows, runQueueBench, type QueueBenchOptions } from './queue.js';
 import { formatPollingTable, runPollingBench } from './polling.js';
 import { runReencodeBench } from './reencode.js';
+import { seedUnfinished } from './seed.js';
 import { formatShardResult, runShardBench } from './shards.js';
 
 const quick = process.argv.includes('--quick');
@@ -122,47 +122,6 @@ async function queue(): Promise<void> {
   results.queue = runs;
 }
 
-/** Puts `n` jobs that exist upstream into the database as unfinished, as a previous process left them. */
-async function seedUnfinished(w: World, n: number): Promise<void> {
-  const client = new TuziClient({ baseUrl: w.tuzi.url, apiKey: 'seed', maxConcurrency: 16 });
-  const ids: string[] = [];
-  for (let i = 0; i < n; i += 50) {
-    const batch = await Promise.all(
-      Array.from({ length: Math.min(50, n - i) }, (_, k) =>
-        client.createVideo({ model: 'sora-2', prompt: `seeded ${i + k}` }),
-      ),
-    );
-    ids.push(...batch.map((t) => t.id));
-  }
-  await client.close();
-  const jobs = new JobsRepository(w.app!.db);
-  const now = w.clock.now();
-  ids.forEach((upstreamId, i) => {
-    const r = jobs.insertWithinQuota(
-      newJob({
-        interactionId: `${1_400_000_000_000_000_000n + BigInt(i)}`,
-        applicationId: w.discord.applicationId,
-        guildId: w.guildId,
-        channelId: w.channelId,
-        userId: w.users.alice,
-        interactionToken: 'expired-token-xxxxxxxxxxxxxxxxxxxxxx',
-        tokenExpiresAt: now - 1,
-        prompt: `seeded ${i}`,
-      }),
-      { maxActive: 0, dailyLimit: 0, dayStart: 0 },
-      now,
-    );
-    if (r.ok)
-      jobs.transition(
-        r.job.id,
-        'waiting',
-        'queued',
-        { upstreamId, submittedAt: now, progressChangedAt: now, nextRunAt: now },
-        now,
-      );
-  });
-}
-
 /** A process's current (VmRSS) or peak (VmHWM) resident memory, in MiB, from /proc. */
 function procRssMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -187,7 +146,14 @@ async function scale(): Promise<void> {
       curve: (['linear', 'steps', 'stall-90'] as const)[job.index % 3],
     }));
     await w.startBot();
-    await seedUnfinished(w, n);
+    await seedUnfinished({
+      tuziUrl: w.tuzi.url,
+      jobs: new JobsRepository(w.app!.db),
+      n,
+      now: w.clock.now(),
+      applicationId: w.discord.applicationId,
+      place: () => ({ guildId: w.guildId, channelId: w.channelId, userId: w.users.alice }),
+    });
     await w.stopBot();
     const baseline = w.tuzi.requests.length;
     // The bot restarts in its own process on the same simulated clock, so

@@ -14,11 +14,10 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { openDatabase } from '../../src/db/database.js';
 import { JobsRepository } from '../../src/db/jobs-repository.js';
-import { TuziClient } from '../../src/services/tuzi/client.js';
 import { DISCORD_EPOCH } from '../../emulators/discord/snowflake.js';
 import type { InteractionHandle } from '../../emulators/discord/types.js';
-import { newJob } from '../../emulators/job-rows.js';
 import { spawnBot, spawnShardedBot, startWorld, type World } from '../../emulators/world.js';
+import { seedUnfinished } from './seed.js';
 
 const SHARDS = 4;
 const SERVERS = 40;
@@ -116,49 +115,24 @@ async function startTuziProcess(): Promise<{ url: string; child: ChildProcess }>
 
 /** `jobs` unfinished jobs that exist upstream, spread over the servers, in the world's database. */
 async function seed(w: World, tuziUrl: string, jobs: number, guilds: string[], channels: string[], users: string[]) {
-  const client = new TuziClient({ baseUrl: tuziUrl, apiKey: 'sk-bench', maxConcurrency: 32 });
-  const ids: string[] = [];
-  for (let i = 0; i < jobs; i += 200) {
-    const batch = await Promise.all(
-      Array.from({ length: Math.min(200, jobs - i) }, (_, k) =>
-        client.createVideo({ model: 'sora-2', prompt: `seeded ${i + k}` }),
-      ),
-    );
-    ids.push(...batch.map((t) => t.id));
-  }
-  await client.close();
   const db = openDatabase(w.config.databasePath);
-  const repo = new JobsRepository(db);
-  const now = Date.now();
-  db.transaction(() => {
-    ids.forEach((upstreamId, i) => {
-      const g = i % guilds.length;
-      const r = repo.insertWithinQuota(
-        newJob({
-          interactionId: `${1_400_000_000_000_000_000n + BigInt(i)}`,
-          applicationId: w.discord.applicationId,
-          guildId: guilds[g]!,
-          channelId: channels[g]!,
-          userId: users[g]!,
-          interactionToken: 'expired-token-xxxxxxxxxxxxxxxxxxxxxx',
-          tokenExpiresAt: now - 1,
-          prompt: `seeded ${i}`,
-        }),
-        { maxActive: 0, dailyLimit: 0, dayStart: 0 },
-        now,
-      );
+  try {
+    await seedUnfinished({
+      tuziUrl,
+      jobs: new JobsRepository(db),
+      n: jobs,
+      now: Date.now(),
+      applicationId: w.discord.applicationId,
+      place: (i) => {
+        const g = i % guilds.length;
+        return { guildId: guilds[g]!, channelId: channels[g]!, userId: users[g]! };
+      },
       // Their replies are gone (a restart long after): what is measured is following them, not editing them.
-      if (r.ok)
-        repo.transition(
-          r.job.id,
-          'waiting',
-          'queued',
-          { upstreamId, submittedAt: now, progressChangedAt: now, nextRunAt: now, messageGone: true },
-          now,
-        );
+      patch: { messageGone: true },
     });
-  })();
-  db.close();
+  } finally {
+    db.close();
+  }
 }
 
 /** Status checks recorded so far on every row (a read-only look at the bot's database). */
