@@ -32,39 +32,84 @@ interface MemberLine {
 
 interface ServerLine {
   load: number;
-  members: Map<string, MemberLine>;
-  /** Its oldest waiting job, kept up to date as jobs leave (Infinity when none is left). */
-  oldest: number;
+  /** Its members with jobs left, lightest (load, then oldest job) first. */
+  byLoad: Heap<MemberLine>;
+  /** Its members by their oldest job: the server's oldest is the top's (entries go stale as jobs leave). */
+  byAge: Heap<{ member: MemberLine; head: number }>;
 }
 
 const head = (m: MemberLine): number => m.jobs[m.next] ?? Infinity;
-const oldestOf = (s: ServerLine): number => {
-  let oldest = Infinity;
-  for (const m of s.members.values()) oldest = Math.min(oldest, head(m));
-  return oldest;
-};
 
-/** Picks the entry with the smallest (load, oldest job), or undefined when none has jobs left. */
-function lightest<T>(items: Iterable<T>, load: (t: T) => number, oldest: (t: T) => number): T | undefined {
-  let best: T | undefined;
-  for (const item of items) {
-    if (oldest(item) === Infinity) continue;
-    if (best === undefined || load(item) < load(best) || (load(item) === load(best) && oldest(item) < oldest(best)))
-      best = item;
+/** A binary min-heap under `before`. */
+class Heap<T> {
+  private readonly items: T[] = [];
+  constructor(private readonly before: (a: T, b: T) => boolean) {}
+  get size(): number {
+    return this.items.length;
   }
-  return best;
+  peek(): T | undefined {
+    return this.items[0];
+  }
+  push(item: T): void {
+    const a = this.items;
+    let i = a.push(item) - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.before(a[i]!, a[p]!)) break;
+      [a[i], a[p]] = [a[p]!, a[i]!];
+      i = p;
+    }
+  }
+  pop(): T | undefined {
+    const a = this.items;
+    const top = a[0];
+    const last = a.pop();
+    if (a.length === 0 || last === undefined) return top;
+    a[0] = last;
+    for (let i = 0; ;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < a.length && this.before(a[l]!, a[m]!)) m = l;
+      if (r < a.length && this.before(a[r]!, a[m]!)) m = r;
+      if (m === i) return top;
+      [a[i], a[m]] = [a[m]!, a[i]!];
+      i = m;
+    }
+  }
 }
 
-/** Job ids in the order they will be sent if no running job finished meanwhile. */
+/** Its oldest waiting job (Infinity when none is left), dropping entries made stale by jobs that left. */
+function oldestOf(s: ServerLine): number {
+  for (;;) {
+    const top = s.byAge.peek();
+    if (!top) return Infinity;
+    if (top.head === head(top.member)) return top.head;
+    s.byAge.pop();
+  }
+}
+
+const lighter = (load: (x: MemberLine) => number) => (a: MemberLine, b: MemberLine) =>
+  load(a) < load(b) || (load(a) === load(b) && head(a) < head(b));
+
+/**
+ * Job ids in the order they will be sent if no running job finished
+ * meanwhile. The choice above, repeated — each time the lightest server
+ * (fewest slots, then oldest waiting job), its lightest member likewise,
+ * that member's oldest job — kept in heaps, so a line of N jobs from M
+ * members orders in O(N log M): a long line is ordered on every claim and
+ * refresh, and one member with many jobs, or many members, must not make that
+ * quadratic (bench part 1c). Job ids are unique, so no two choices tie.
+ */
 export function lineOrder(waiting: readonly LineEntry[], holders: readonly SlotHolder[]): number[] {
-  const servers = new Map<string, ServerLine>();
+  const servers = new Map<string, { load: number; members: Map<string, MemberLine> }>();
   const server = (guildId: string | null) => {
     const key = guildId ?? '';
     let s = servers.get(key);
-    if (!s) servers.set(key, (s = { load: 0, members: new Map(), oldest: Infinity }));
+    if (!s) servers.set(key, (s = { load: 0, members: new Map() }));
     return s;
   };
-  const member = (s: ServerLine, userId: string) => {
+  const member = (s: { members: Map<string, MemberLine> }, userId: string) => {
     let m = s.members.get(userId);
     if (!m) s.members.set(userId, (m = { load: 0, jobs: [], next: 0 }));
     return m;
@@ -75,20 +120,33 @@ export function lineOrder(waiting: readonly LineEntry[], holders: readonly SlotH
     member(s, h.userId).load += h.slots;
   }
   for (const w of [...waiting].sort((a, b) => a.id - b.id)) member(server(w.guildId), w.userId).jobs.push(w.id);
-  for (const s of servers.values()) s.oldest = oldestOf(s);
+
+  const line = new Heap<ServerLine>((a, b) => a.load < b.load || (a.load === b.load && oldestOf(a) < oldestOf(b)));
+  for (const { load, members } of servers.values()) {
+    const s: ServerLine = {
+      load,
+      byLoad: new Heap(lighter((m) => m.load)),
+      byAge: new Heap((a, b) => a.head < b.head),
+    };
+    for (const m of members.values()) {
+      if (m.jobs.length === 0) continue;
+      s.byLoad.push(m);
+      s.byAge.push({ member: m, head: head(m) });
+    }
+    if (s.byLoad.size > 0) line.push(s);
+  }
 
   const order: number[] = [];
-  for (;;) {
-    const s = lightest(
-      servers.values(),
-      (x) => x.load,
-      (x) => x.oldest,
-    );
-    if (!s) return order;
-    const m = lightest(s.members.values(), (x) => x.load, head)!;
+  for (let s = line.pop(); s; s = line.pop()) {
+    const m = s.byLoad.pop()!;
     order.push(m.jobs[m.next++]!);
-    s.load++;
     m.load++;
-    s.oldest = oldestOf(s);
+    s.load++;
+    if (m.next < m.jobs.length) {
+      s.byLoad.push(m);
+      s.byAge.push({ member: m, head: head(m) });
+    }
+    if (s.byLoad.size > 0) line.push(s);
   }
+  return order;
 }
