@@ -458,6 +458,8 @@ export class JobsRepository {
   private readonly nextDueStmt;
   private readonly withStatusStmt;
   private readonly lineStmt;
+  private readonly mineInLineStmt;
+  private readonly slotsInUseStmt;
   private readonly slotsStmt;
   private readonly recentStmt;
   private readonly countUserStmt;
@@ -548,6 +550,13 @@ export class JobsRepository {
       { id: number; guild_id: string | null; user_id: string; next_run_at: number | null; mine: number }
     >(
       `SELECT id, guild_id, user_id, next_run_at, (1${own}) AS mine FROM jobs WHERE status IN (${sqlList(statusesIn('inLine'))})`,
+    );
+    this.mineInLineStmt = db.prepare<[], { n: number }>(
+      `SELECT EXISTS (SELECT 1 FROM jobs WHERE status IN (${sqlList(statusesIn('inLine'))})
+         AND next_run_at IS NOT NULL${own}) AS n`,
+    );
+    this.slotsInUseStmt = db.prepare<[], { n: number }>(
+      `SELECT count(*) AS n FROM jobs WHERE status IN (${sqlList(statusesIn('usesCapacity'))})`,
     );
     this.slotsStmt = db.prepare<[], { guild_id: string | null; user_id: string; n: number }>(
       `SELECT guild_id, user_id, count(*) AS n FROM jobs WHERE status IN (${sqlList(statusesIn('usesCapacity'))})
@@ -730,6 +739,16 @@ export class JobsRepository {
     }
     const holders = this.slotsStmt.all().map((r) => ({ guildId: r.guild_id, userId: r.user_id, slots: r.n }));
     return { waiting, holders, preparing, mine };
+  }
+
+  /** The provider's running slots in use, over every shard: what `line().holders` add up to, without the line. */
+  slotsInUse(): number {
+    return this.slotsInUseStmt.get()!.n;
+  }
+
+  /** Whether this process has a job ready in line (`line().mine` not empty), without reading the line. */
+  hasMineInLine(): boolean {
+    return this.mineInLineStmt.get()!.n === 1;
   }
 
   /** Runs `fn` in one immediate transaction: a read-then-claim no other process can interleave with. */
