@@ -249,7 +249,7 @@ export class DiscordMessenger {
 /**
  * A request body: JSON, or multipart with the video streamed from disk as the
  * request goes out (a 50 MiB upload never sits in memory), its progress seen
- * by the bot REST's transport (discord-rest.ts uploadAwareFetch).
+ * by the bot REST's transport (discord-rest.ts botRestTransport).
  */
 function requestData(body: object, upload: ProgressFile | undefined) {
   if (!upload) return { body };
