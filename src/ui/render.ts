@@ -118,14 +118,18 @@ export interface ProgressView {
 }
 
 /**
- * Places shown exactly up to here; further back, to the ten, so a long line
- * does not edit hundreds of replies on every move (each reply edits at most
- * once per PROGRESS_EDIT_SECONDS anyway).
+ * Places shown exactly up to here; further back, to two significant figures
+ * (at least to the ten: 87 → about 80th, 437 → about 430th, 1,234 → about
+ * 1,200th), so a long line, which moves by one with every member who joins
+ * ahead in fairness, does not edit hundreds of replies on every move (each
+ * reply edits at most once per PROGRESS_EDIT_SECONDS anyway).
  */
 const EXACT_PLACES = 50;
 
 function shownPlace(position: number): { exact: boolean; n: number } {
-  return position <= EXACT_PLACES ? { exact: true, n: position } : { exact: false, n: Math.floor(position / 10) * 10 };
+  if (position <= EXACT_PLACES) return { exact: true, n: position };
+  const step = Math.max(10, 10 ** (Math.floor(Math.log10(position)) - 1));
+  return { exact: false, n: Math.floor(position / step) * step };
 }
 
 const ORDINAL_KEYS: Record<Intl.LDMLPluralRule, MessageKey> = {
@@ -139,14 +143,17 @@ const ORDINAL_KEYS: Record<Intl.LDMLPluralRule, MessageKey> = {
 
 /** One Intl.PluralRules per language: building one costs more than the rest of a progress render (bench part 1e). */
 const ORDINAL_RULES = new Map<string, Intl.PluralRules>();
+/** And one number format per language: 1,200 in English and Chinese. */
+const NUMBER_FORMATS = new Map<string, Intl.NumberFormat>();
 
 /** `3rd` in English, `3` where the language puts the ordinal in the sentence (Chinese: 第 3 位). */
 export function ordinal(locale: string, n: number): string {
   const lang = resolveLocale(locale);
   let rules = ORDINAL_RULES.get(lang);
   if (!rules) ORDINAL_RULES.set(lang, (rules = new Intl.PluralRules(lang, { type: 'ordinal' })));
-  const rule = rules.select(n);
-  return t(locale, ORDINAL_KEYS[rule], { n });
+  let digits = NUMBER_FORMATS.get(lang);
+  if (!digits) NUMBER_FORMATS.set(lang, (digits = new Intl.NumberFormat(lang)));
+  return t(locale, ORDINAL_KEYS[rules.select(n)], { n: digits.format(n) });
 }
 
 /**

@@ -77,6 +77,24 @@ describe('render', () => {
     expect(progressKey('en-US', { status: 'queued', progress: 42, etaMs: 120_000 })).not.toBe(a);
   });
 
+  it('shows a place in line exactly up to 50, then to two significant figures, at least to the ten', () => {
+    const place = (position: number) =>
+      (renderJob(job({ status: 'waiting' }), { status: 'waiting', progress: 0, position }).embeds[0]!.fields ?? [])[0]!
+        .value;
+    expect(place(1)).toContain('1st in line');
+    expect(place(50)).toContain('50th in line');
+    expect(place(51)).toContain('about 50th in line');
+    expect(place(87)).toContain('about 80th in line');
+    expect(place(437)).toContain('about 430th in line');
+    expect(place(1_234)).toContain('about 1,200th in line');
+    expect(place(12_345)).toContain('about 12,000th in line');
+    // Far back, a move by one changes nothing a member sees, so nothing is edited.
+    const key = (position: number) => progressKey('en-US', { status: 'waiting', progress: 0, position });
+    expect(key(1_201)).toBe(key(1_299));
+    expect(key(1_299)).not.toBe(key(1_300));
+    expect(key(49)).not.toBe(key(50));
+  });
+
   it('delivery pings only the member, never roles or everyone', () => {
     const body = renderDelivery(job({ status: 'delivered', prompt: '@everyone <@&123> look' }), null);
     expect(body.allowed_mentions).toEqual({ parse: [], users: ['1200000000000000003'] });
