@@ -60,9 +60,14 @@ export interface AckRun {
   refused: number;
   /** Interactions never acknowledged. */
   unacked: number;
-  /** Callback types seen: 5 deferred, 4 replied (a refusal, ephemeral). */
+  /**
+   * Answers seen: deferred (callback type 5: the baseline, ours in a burst), a
+   * public reply (4: ours' first reply as the acknowledgement), a private one
+   * (4, ephemeral: a refusal).
+   */
   deferred: number;
   replied: number;
+  refusals: number;
   /** Answers of the other kind than the bot is meant to give (a refusal from ours accepting…), and one of them. */
   unexpected: number;
   unexpectedExample?: string;
@@ -192,6 +197,21 @@ async function drive(
   };
 }
 
+/** How a bot answered an interaction. */
+type Answer = 'deferred' | 'public reply' | 'private reply' | 'other';
+/** The baseline defers; ours acknowledges with the first reply, or defers in a burst; ours refusing answers privately. */
+const INTENDED: Record<AckBot, readonly Answer[]> = {
+  baseline: ['deferred'],
+  ours: ['public reply', 'deferred'],
+  refusing: ['private reply'],
+};
+function answer(h: InteractionHandle): Answer {
+  if (h.ack?.type === 5) return 'deferred';
+  if (h.ack?.type !== 4) return 'other';
+  const flags = (h.response?.data as { flags?: number } | undefined)?.flags ?? 0;
+  return flags & 64 ? 'private reply' : 'public reply';
+}
+
 function measure(bot: AckBot, raw: Raw, sent: ReadonlyMap<string, [number, number | null]>): AckRun {
   const acked = raw.handles.filter((h) => h.ack !== null);
   const ms = acked.map((h) => h.ack!.afterMs);
@@ -214,8 +234,9 @@ function measure(bot: AckBot, raw: Raw, sent: ReadonlyMap<string, [number, numbe
     maxMs: ms.length ? Math.max(...ms) : NaN,
     refused: raw.handles.filter((h) => h.callbackErrors.length > 0).length,
     unacked: raw.handles.length - acked.length,
-    deferred: acked.filter((h) => h.ack!.type === 5).length,
-    replied: acked.filter((h) => h.ack!.type === 4).length,
+    deferred: acked.filter((h) => answer(h) === 'deferred').length,
+    replied: acked.filter((h) => answer(h) === 'public reply').length,
+    refusals: acked.filter((h) => answer(h) === 'private reply').length,
     unexpected: 0,
     split: { toRequest: p50p99(toRequest), toSocket: p50p99(toSocket), toEmulator: p50p99(toEmulator) },
     connections: NaN,
@@ -336,7 +357,7 @@ export async function ackRun(
     const run = measure(bot, raw, sent);
     // The comparison only holds if each bot answered as intended (a config change could make ours refuse):
     // anything else is counted and shown, not hidden in the latencies.
-    const odd = raw.handles.filter((h) => h.ack && h.ack.type !== (bot === 'refusing' ? 4 : 5));
+    const odd = raw.handles.filter((h) => h.ack && !INTENDED[bot].includes(answer(h)));
     run.unexpected = odd.length;
     if (odd[0]) run.unexpectedExample = JSON.stringify(odd[0].response?.data ?? null).slice(0, 300);
     run.connections = notes.connects.filter((t) => t >= raw.from && t <= raw.to).length;
@@ -433,13 +454,22 @@ const STEPS: readonly FrameMatch[] = [
     url: /\/src\/db\/jobs-repository\.[jt]s$/,
   },
   {
-    label: '… interaction.deferReply (discord.js)',
+    label: '… interaction.deferReply (discord.js): the baseline, ours in a burst',
     fn: 'deferReply',
     url: /discord\.js\/src\/structures\/interfaces\/InteractionResponses\.js$/,
   },
-  { label: '… renderJob (src/ui/render), the first reply', fn: 'renderJob', url: /\/src\/ui\/render\.[jt]s$/ },
   {
-    label: '… Responder.edit (src/commands/sora), the first reply',
+    label: '… interaction.reply (discord.js): ours, the first reply as the acknowledgement',
+    fn: 'reply',
+    url: /discord\.js\/src\/structures\/interfaces\/InteractionResponses\.js$/,
+  },
+  {
+    label: '… renderJob (src/ui/render): first replies, places in line',
+    fn: 'renderJob',
+    url: /\/src\/ui\/render\.[jt]s$/,
+  },
+  {
+    label: '… Responder.edit (src/commands/sora): the first reply after a deferral',
     fn: 'edit',
     url: /\/src\/commands\/sora\.[jt]s$/,
   },

@@ -173,20 +173,41 @@ export function readSoraOptions(interaction: ChatInputCommandInteraction): SoraO
 }
 
 /**
- * Adapts a discord.js interaction to the job service's Responder. With
- * `first`, `defer()` returns once the deferral is answered and no other one
- * is pending (AcknowledgementsFirst): what the job service does next is
- * follow-up work.
+ * Adapts a discord.js interaction to the job service's Responder. The first
+ * reply is the acknowledgement itself when the job service has it ready and
+ * no other acknowledgement of the process is pending (Discord's answer,
+ * `with_response`, names the message); in a burst, a deferral — the
+ * cheapest answer, so every command is acknowledged soonest — and the first
+ * reply follows as an edit. With `first`, `acknowledge()` returns once
+ * Discord answered and no other acknowledgement is pending
+ * (AcknowledgementsFirst): what the job service does next is follow-up work.
  */
 export function interactionResponder(
   interaction: ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction,
   first?: AcknowledgementsFirst,
 ): Responder {
   return {
-    async defer() {
-      if (!first) return void (await interaction.deferReply());
-      await first.acknowledge(() => interaction.deferReply());
-      await first.clear();
+    async acknowledge(firstReply) {
+      const replied = firstReply !== undefined && (first?.idle ?? true);
+      let messageId: string | null = null;
+      const send = async () => {
+        if (!replied) return void (await interaction.deferReply());
+        const body = firstReply();
+        const response = await interaction.reply({
+          content: body.content || undefined,
+          embeds: body.embeds,
+          components: body.components,
+          allowedMentions: body.allowed_mentions,
+          withResponse: true,
+        });
+        messageId = response.resource?.message?.id ?? null;
+      };
+      if (!first) await send();
+      else {
+        await first.acknowledge(send);
+        await first.clear();
+      }
+      return { replied, messageId };
     },
     async edit(body) {
       const message = await interaction.editReply({

@@ -28,8 +28,14 @@ export interface CommandContext {
  * answers them privately whatever state the interaction is in.
  */
 export interface Responder {
-  /** Acknowledges with a public "thinking" reply. */
-  defer(): Promise<void>;
+  /**
+   * Acknowledges publicly. Given the first reply (`first`, when nothing is
+   * left to do before it can show), the reply can be the acknowledgement
+   * itself: one request instead of two, and its message id (`replied`).
+   * Otherwise — or when the responder judges a deferral faster (a burst) —
+   * a "thinking" deferral, which `edit` then completes.
+   */
+  acknowledge(first?: () => MessageBody): Promise<{ replied: boolean; messageId: string | null }>;
   /** Edits the public reply; returns its message id. */
   edit(body: MessageBody): Promise<{ messageId: string }>;
 }

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import type { Job, JobsRepository, InsertResult } from '../db/jobs-repository.js';
+import type { Job, JobPatch, JobsRepository, InsertResult } from '../db/jobs-repository.js';
 import { UserFacingError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ImageStore } from '../services/image-store.js';
@@ -25,8 +25,9 @@ export interface JobServiceOptions {
 /**
  * Turns a `/sora` (or a re-roll, or a character follow-up) into a job:
  * validation, the server's rules and the row first (atomic, before the
- * deferral, so a refusal stays private), then the deferral, the image copy
- * and the first reply; then the job takes its place in the line, and the
+ * acknowledgement, so a refusal stays private), then the acknowledgement
+ * (the first reply itself, or a deferral), the image copy and the first
+ * reply; then the job takes its place in the line, and the
  * dispatcher sends it when its turn comes. Refusals are
  * thrown as UserFacingError; the interaction router answers them.
  */
@@ -77,20 +78,25 @@ export class JobService {
     }
 
     let job = result.job;
+    let ack;
     try {
-      await responder.defer();
+      // The first reply can be the acknowledgement itself, unless a reference image is still to be read.
+      const ready = !request.image && !reuseImage;
+      const first = result.job;
+      ack = await responder.acknowledge(ready ? () => renderJob(first) : undefined);
     } catch (err) {
       this.abandon(job, 'ack_failed', 'The interaction could not be acknowledged.');
       throw err;
     }
 
+    let image: Pick<JobPatch, 'imagePath' | 'imageType'> = {};
     if (request.image || reuseImage) {
       try {
         const stored = request.image
           ? await this.images.fetch(job.id, request.image.url)
           : { path: await this.images.copy(reuseImage!.path, job.id), contentType: reuseImage!.contentType };
-        this.jobs.patch(job.id, { imagePath: stored.path, imageType: stored.contentType }, this.clock.now());
-        job = { ...job, imagePath: stored.path, imageType: stored.contentType };
+        image = { imagePath: stored.path, imageType: stored.contentType };
+        job = { ...job, ...image };
       } catch (err) {
         this.log.info({ jobId: job.id, err }, 'reference image refused');
         this.abandon(job, 'image_unreadable', 'The reference image could not be read.');
@@ -98,22 +104,29 @@ export class JobService {
       }
     }
 
-    try {
-      const { messageId } = await responder.edit(renderJob(job));
-      this.jobs.patch(job.id, { messageId }, this.clock.now());
-      job = { ...job, messageId };
-    } catch (err) {
-      // The job can still run: progress goes through the webhook while the token lives.
-      this.log.warn({ jobId: job.id, err }, 'could not show the first reply');
+    let messageId = ack.messageId;
+    if (!ack.replied) {
+      try {
+        ({ messageId } = await responder.edit(renderJob(job)));
+      } catch (err) {
+        // The job can still run: progress goes through the webhook while the token lives.
+        this.log.warn({ jobId: job.id, err }, 'could not show the first reply');
+      }
     }
-    this.ready(job);
+    // One row write for what the follow-up learnt: the stored image, the reply's message id, a place in line.
+    this.ready(job, { ...image, ...(messageId === null ? {} : { messageId }) });
     return this.jobs.get(job.id) ?? job;
   }
 
-  /** Puts a prepared job in line (its image, if any, is stored): the dispatcher may now send it. */
-  private ready(job: Job): void {
+  /**
+   * Puts a prepared job in line (its image, if any, is stored): the dispatcher
+   * may now send it. `learnt`: what the row still lacks, written with it.
+   */
+  private ready(job: Job, learnt: JobPatch = {}): void {
     const now = this.clock.now();
-    if (this.jobs.patch(job.id, { nextRunAt: now }, now, ['waiting'])) this.line.wake();
+    if (this.jobs.patch(job.id, { ...learnt, nextRunAt: now }, now, ['waiting'])) this.line.wake();
+    // It ended meanwhile (cancelled from /sora-jobs while its image was fetched): what was learnt is kept.
+    else if (Object.keys(learnt).length > 0) this.jobs.patch(job.id, learnt, now);
   }
 
   /**

@@ -22,6 +22,11 @@ export class AcknowledgementsFirst {
     private readonly maxWaitMs = 2_000,
   ) {}
 
+  /** No acknowledgement is pending: one sent now would not hold up another (the first reply may be it). */
+  get idle(): boolean {
+    return this.pending === 0;
+  }
+
   /** Sends an acknowledgement, counted as pending until Discord answered it. */
   async acknowledge(send: () => Promise<unknown>): Promise<void> {
     this.pending++;

@@ -52,7 +52,7 @@ describe('restarts: exactly one POST and one visible outcome', () => {
       name: 'sora',
       options: { prompt: 'hung' },
     });
-    expect((await h.acknowledged()).type).toBe(5);
+    expect((await h.acknowledged()).type).toBe(4);
     await w.discord.waitFor(() => (creates(w).length === 1 ? true : undefined), { what: 'the create request' });
     await w.stopBot(1_000);
     expect(w.app).toBeUndefined();
@@ -185,7 +185,7 @@ describe('the lifecycle at the edges of a process', () => {
         });
       }),
     );
-    expect((await handle!.acknowledged()).type).toBe(5);
+    expect((await handle!.acknowledged()).type).toBe(4);
     await w.advanceUntil(() => videoMessages(w).length === 1, 10 * MINUTE);
     const job = w.app!.jobs.get(1)!;
     expect(job.errorCode).toBeNull();

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { World } from '../../emulators/world.js';
+import { t } from '../../src/ui/i18n.js';
 import { creates, embedText, FIXTURE_SHA, MINUTE, sora, videoMessages, world } from './helpers.js';
 
 const PNG = fs.readFileSync(new URL('../../emulators/fixtures/reference.png', import.meta.url));
@@ -94,6 +95,29 @@ describe('/sora end to end (real discord.js, Discord and Tuzi emulators)', () =>
     expect(w.discord.messages(w.channelId)).toHaveLength(before);
   });
 
+  it('an attachment that is not an image: the public deferral is withdrawn, the member told privately, nothing sent', async () => {
+    w = await world();
+    await w.app!.modelsChecked();
+    const h = await sora(
+      w,
+      w.users.alice,
+      { prompt: 'a fake picture', image: 'fake.png' },
+      { attachments: [{ filename: 'fake.png', contentType: 'image/png', data: Buffer.from('not an image at all') }] },
+    );
+    // Deferred publicly before the image was read…
+    expect(h.ack?.type).toBe(5);
+    const entries = w.discord.timeline(w.channelId).filter((e) => e.messageId === h.originalMessageId);
+    expect(entries[0]).toMatchObject({ kind: 'create', ephemeral: false, loading: true });
+    // …and that "thinking" reply is removed once the image turns out unreadable; the reason goes to the member alone.
+    expect(entries.at(-1)?.kind).toBe('delete');
+    const notices = w.discord
+      .messages(w.channelId, { includeEphemeral: true })
+      .filter((m) => m.flags === 64 && m.content === t('en-US', 'sora.image_unreadable'));
+    expect(notices).toHaveLength(1);
+    expect(w.tuzi.requests.map((r) => r.route)).toEqual(['models']);
+    expect(w.app!.jobs.get(1)).toMatchObject({ status: 'submit_failed', errorCode: 'image_unreadable' });
+  });
+
   it('shows a failed job with the upstream reason', async () => {
     w = await world();
     w.tuzi.injectFault({
@@ -180,6 +204,42 @@ describe('/sora end to end (real discord.js, Discord and Tuzi emulators)', () =>
     expect(videoMessages(w)).toHaveLength(1);
     expect(videoMessages(w)[0]!.content).toContain(`<@${w.users.alice}>`);
     expect(w.app!.jobs.get(1)?.messageGone).toBe(true);
+  });
+
+  it('acknowledges a lone /sora with its first reply itself, a burst with deferrals; every reply shows its job', async () => {
+    w = await world({ env: { DEFAULT_MAX_ACTIVE: '0' } });
+    const lone = await sora(w, w.users.alice, { prompt: 'a lone fox' });
+    // One request: the callback carries the first reply (public), and Discord's answer names the message.
+    expect(lone.ack?.type).toBe(4);
+    const entries = w.discord.timeline(w.channelId).filter((e) => e.messageId === lone.originalMessageId);
+    expect(entries[0]).toMatchObject({ kind: 'create', via: 'callback', loading: false, ephemeral: false });
+    expect(embedText(entries[0]!)).toContain('a lone fox');
+    expect(w.app!.jobs.get(1)?.messageId).toBe(lone.originalMessageId);
+
+    const users = Array.from(
+      { length: 10 },
+      (_, i) => w.discord.createUser({ username: `b${i}`, guildIds: [w.guildId] }).id,
+    );
+    const burst = users.map((u, i) =>
+      w.discord.invokeSlashCommand({
+        guildId: w.guildId,
+        channelId: w.channelId,
+        userId: u,
+        name: 'sora',
+        options: { prompt: `burst ${i}` },
+      }),
+    );
+    await Promise.all(burst.map((h) => h.acknowledged()));
+    await w.settle();
+    // While one acknowledgement is pending the others defer (the cheapest answer), so none waits on a reply's rendering.
+    const types = burst.map((h) => h.ack?.type);
+    expect(types.filter((t) => t === 5).length).toBeGreaterThanOrEqual(9);
+    // Whichever way each was acknowledged, its reply ends showing its own job, and the job knows its message.
+    for (const [i, h] of burst.entries()) {
+      const reply = w.discord.messages(w.channelId).find((m) => m.id === h.originalMessageId);
+      expect(embedText(reply!)).toContain(`burst ${i}`);
+      expect(w.app!.jobs.getByInteraction(h.id)?.messageId).toBe(h.originalMessageId);
+    }
   });
 
   it.each([20, 50])('%i members at once: one POST and one video each, no duplicates', async (n) => {

@@ -32,6 +32,22 @@ describe('AcknowledgementsFirst', () => {
     expect(await settled(first.clear())).toBe(true);
   });
 
+  it('is idle only while no acknowledgement is pending (a first reply may then be the acknowledgement)', async () => {
+    const first = new AcknowledgementsFirst(new ManualClock());
+    expect(first.idle).toBe(true);
+    const a = pendingSend();
+    const acked = first.acknowledge(a.send);
+    expect(first.idle).toBe(false);
+    a.answer();
+    await acked;
+    expect(first.idle).toBe(true);
+    const b = pendingSend();
+    const refused = first.acknowledge(b.send);
+    b.refuse(new Error('10062'));
+    await expect(refused).rejects.toThrow('10062');
+    expect(first.idle).toBe(true);
+  });
+
   it('holds follow-up work until every pending acknowledgement is answered, refused ones included', async () => {
     const clock = new ManualClock();
     const first = new AcknowledgementsFirst(clock);
