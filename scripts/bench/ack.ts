@@ -326,7 +326,8 @@ export async function ackRun(
         name: 'sora',
         options: { prompt: 'the one running job' },
       });
-      if ((await first.acknowledged(ACK_WAIT_MS)).type !== 5) throw new Error('the first /sora was not accepted');
+      await first.acknowledged(ACK_WAIT_MS);
+      if (!INTENDED.ours.includes(answer(first))) throw new Error('the first /sora was not accepted');
     }
     await sleep(500); // the bot's start-up work is over
     // A bot in service is warm: the modules discord.js loads on first use are

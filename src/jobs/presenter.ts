@@ -5,6 +5,7 @@ import type { DiscordMessenger, SendOutcome } from '../services/discord-messenge
 import { estimateRemaining } from '../services/poll-policy.js';
 import type { PollPrior } from '../services/poll-prior.js';
 import {
+  EXACT_PLACES,
   messageLink,
   progressKey,
   renderFailureNotice,
@@ -21,6 +22,14 @@ import { isIn } from './lifecycle.js';
  * its progress to a fresh message before its reply gets there.
  */
 export const MOVE_REPLY_AFTER_MS = 50 * 60_000;
+
+/**
+ * A place in line beyond those shown exactly (render.ts) is edited at most
+ * once per this many edit spacings: far back, the place moves with every
+ * member who joins ahead and tells little, while each edit is a Discord
+ * request and a row write (bench part 1c: most edits of a long line).
+ */
+export const FAR_PLACE_SPACING = 6;
 
 export interface PresenterOptions {
   /** Minimum spacing of progress edits of one message. */
@@ -86,7 +95,9 @@ export class Presenter {
     const view = this.progressView(job, line);
     const key = progressKey(job.locale, view);
     const now = this.clock.now();
-    if (job.shownAt !== null && now - job.shownAt < this.options.progressEditMs) return false;
+    const far = !view.paused && view.position !== undefined && view.position > EXACT_PLACES;
+    const spacing = this.options.progressEditMs * (far ? FAR_PLACE_SPACING : 1);
+    if (job.shownAt !== null && now - job.shownAt < spacing) return false;
     // An aging reply moves even when nothing changed: a job stalled at one
     // percentage may change next only after the reply is past editing.
     const aging = this.replyAging(job);

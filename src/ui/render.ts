@@ -124,7 +124,7 @@ export interface ProgressView {
  * ahead in fairness, does not edit hundreds of replies on every move (each
  * reply edits at most once per PROGRESS_EDIT_SECONDS anyway).
  */
-const EXACT_PLACES = 50;
+export const EXACT_PLACES = 50;
 
 function shownPlace(position: number): { exact: boolean; n: number } {
   if (position <= EXACT_PLACES) return { exact: true, n: position };
