@@ -15,6 +15,7 @@
  * unshown (sampled every simulated second up to detection; for a lost job up
  * to its true end).
  */
+import { Heap } from '../../src/heap.js';
 import { nextPollDelay, type PollSnapshot } from '../../src/services/poll-policy.js';
 import { buildPrior, type FinishedJob, viewFor, withFinishedJob } from '../../src/services/poll-prior.js';
 import {
@@ -119,62 +120,23 @@ interface JobOutcome {
 /** A safety stop for a policy that would poll forever. */
 const HARD_STOP_MS = 24 * 3_600_000;
 
-/** A binary heap of (time, sequence) → job index: the fleet's event queue. */
+/** The fleet's event queue: (time, then order of scheduling) → job index. */
 class EventQueue {
-  private readonly items: { t: number; seq: number; job: number }[] = [];
+  private readonly heap = new Heap<{ t: number; seq: number; job: number }>(
+    (x, y) => x.t < y.t || (x.t === y.t && x.seq < y.seq),
+  );
   private seq = 0;
 
   get size(): number {
-    return this.items.length;
+    return this.heap.size;
   }
 
   push(t: number, job: number): void {
-    const items = this.items;
-    items.push({ t, seq: this.seq++, job });
-    let i = items.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!this.less(i, parent)) break;
-      this.swap(i, parent);
-      i = parent;
-    }
+    this.heap.push({ t, seq: this.seq++, job });
   }
 
   pop(): { t: number; job: number } | undefined {
-    const items = this.items;
-    const top = items[0];
-    const last = items.pop();
-    if (top === undefined || last === undefined) return undefined;
-    if (items.length > 0) {
-      items[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < items.length && this.less(l, m)) m = l;
-        if (r < items.length && this.less(r, m)) m = r;
-        if (m === i) break;
-        this.swap(i, m);
-        i = m;
-      }
-    }
-    return top;
-  }
-
-  private less(a: number, b: number): boolean {
-    const x = this.items[a];
-    const y = this.items[b];
-    return !!x && !!y && (x.t < y.t || (x.t === y.t && x.seq < y.seq));
-  }
-
-  private swap(a: number, b: number): void {
-    const x = this.items[a];
-    const y = this.items[b];
-    if (x && y) {
-      this.items[a] = y;
-      this.items[b] = x;
-    }
+    return this.heap.pop();
   }
 }
 

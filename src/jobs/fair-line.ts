@@ -11,6 +11,8 @@
  * while others wait. The dispatcher sends the head of this order, and the
  * replies show places in it, so what members are told is what happens.
  */
+import { Heap } from '../heap.js';
+
 export interface LineEntry {
   id: number;
   guildId: string | null;
@@ -40,45 +42,6 @@ interface ServerLine {
 
 const head = (m: MemberLine): number => m.jobs[m.next] ?? Infinity;
 
-/** A binary min-heap under `before`. */
-class Heap<T> {
-  private readonly items: T[] = [];
-  constructor(private readonly before: (a: T, b: T) => boolean) {}
-  get size(): number {
-    return this.items.length;
-  }
-  peek(): T | undefined {
-    return this.items[0];
-  }
-  push(item: T): void {
-    const a = this.items;
-    let i = a.push(item) - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.before(a[i]!, a[p]!)) break;
-      [a[i], a[p]] = [a[p]!, a[i]!];
-      i = p;
-    }
-  }
-  pop(): T | undefined {
-    const a = this.items;
-    const top = a[0];
-    const last = a.pop();
-    if (a.length === 0 || last === undefined) return top;
-    a[0] = last;
-    for (let i = 0; ;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < a.length && this.before(a[l]!, a[m]!)) m = l;
-      if (r < a.length && this.before(a[r]!, a[m]!)) m = r;
-      if (m === i) return top;
-      [a[i], a[m]] = [a[m]!, a[i]!];
-      i = m;
-    }
-  }
-}
-
 /** Its oldest waiting job (Infinity when none is left), dropping entries made stale by jobs that left. */
 function oldestOf(s: ServerLine): number {
   for (;;) {
@@ -89,8 +52,8 @@ function oldestOf(s: ServerLine): number {
   }
 }
 
-const lighter = (load: (x: MemberLine) => number) => (a: MemberLine, b: MemberLine) =>
-  load(a) < load(b) || (load(a) === load(b) && head(a) < head(b));
+/** Members by (slots held, oldest waiting job). */
+const lighter = (a: MemberLine, b: MemberLine) => a.load < b.load || (a.load === b.load && head(a) < head(b));
 
 /**
  * Job ids in the order they will be sent if no running job finished
@@ -125,7 +88,7 @@ export function lineOrder(waiting: readonly LineEntry[], holders: readonly SlotH
   for (const { load, members } of servers.values()) {
     const s: ServerLine = {
       load,
-      byLoad: new Heap(lighter((m) => m.load)),
+      byLoad: new Heap(lighter),
       byAge: new Heap((a, b) => a.head < b.head),
     };
     for (const m of members.values()) {
