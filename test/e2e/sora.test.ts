@@ -10,6 +10,22 @@ afterEach(async () => {
   await w?.close();
 });
 
+/** `n` new members each run /sora at the same moment (prompts `${prompt} 0…`); resolves once all are handled. */
+async function atOnce(n: number, prompt: string) {
+  const handles = Array.from({ length: n }, (_, i) =>
+    w.discord.invokeSlashCommand({
+      guildId: w.guildId,
+      channelId: w.channelId,
+      userId: w.discord.createUser({ username: `${prompt}${i}`, guildIds: [w.guildId] }).id,
+      name: 'sora',
+      options: { prompt: `${prompt} ${i}` },
+    }),
+  );
+  await Promise.all(handles.map((h) => h.acknowledged()));
+  await w.settle();
+  return handles;
+}
+
 describe('/sora end to end (real discord.js, Discord and Tuzi emulators)', () => {
   it('happy path with every option: one POST with every field, live progress, one video, buttons', async () => {
     w = await world();
@@ -216,21 +232,7 @@ describe('/sora end to end (real discord.js, Discord and Tuzi emulators)', () =>
     expect(embedText(entries[0]!)).toContain('a lone fox');
     expect(w.app!.jobs.get(1)?.messageId).toBe(lone.originalMessageId);
 
-    const users = Array.from(
-      { length: 10 },
-      (_, i) => w.discord.createUser({ username: `b${i}`, guildIds: [w.guildId] }).id,
-    );
-    const burst = users.map((u, i) =>
-      w.discord.invokeSlashCommand({
-        guildId: w.guildId,
-        channelId: w.channelId,
-        userId: u,
-        name: 'sora',
-        options: { prompt: `burst ${i}` },
-      }),
-    );
-    await Promise.all(burst.map((h) => h.acknowledged()));
-    await w.settle();
+    const burst = await atOnce(10, 'burst');
     // While one acknowledgement is pending the others defer (the cheapest answer), so none waits on a reply's rendering.
     const types = burst.map((h) => h.ack?.type);
     expect(types.filter((t) => t === 5).length).toBeGreaterThanOrEqual(9);
@@ -244,21 +246,7 @@ describe('/sora end to end (real discord.js, Discord and Tuzi emulators)', () =>
 
   it.each([20, 50])('%i members at once: one POST and one video each, no duplicates', async (n) => {
     w = await world({ env: { DEFAULT_MAX_ACTIVE: '0' } });
-    const users = Array.from(
-      { length: n },
-      (_, i) => w.discord.createUser({ username: `m${i}`, guildIds: [w.guildId] }).id,
-    );
-    const handles = users.map((u, i) =>
-      w.discord.invokeSlashCommand({
-        guildId: w.guildId,
-        channelId: w.channelId,
-        userId: u,
-        name: 'sora',
-        options: { prompt: `video ${i}` },
-      }),
-    );
-    await Promise.all(handles.map((h) => h.acknowledged()));
-    await w.settle();
+    await atOnce(n, 'video');
     await w.advanceUntil(() => videoMessages(w).length === n, 15 * MINUTE);
     await w.advance(30_000);
     expect(creates(w)).toHaveLength(n);
