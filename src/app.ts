@@ -8,6 +8,7 @@ import { createSoraCommand } from './commands/sora.js';
 import { commandDefinitions } from './commands/index.js';
 import type { Config } from './config.js';
 import { ControlsRepository } from './db/controls-repository.js';
+import { WalCheckpointer } from './db/checkpointer.js';
 import { openDatabase, type Db } from './db/database.js';
 import { settleRestoredCopy } from './db/restored-copy.js';
 import { PollHistory } from './db/job-history.js';
@@ -127,6 +128,9 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
   const catalogue = new ModelCatalogue(config.catalogue);
   const shard = config.shard ?? WHOLE;
   const db = openDatabase(config.databasePath);
+  // The WAL's checkpoints on their own thread, not inside a commit on the event loop (src/db/checkpointer.ts),
+  // on real timers: the WAL grows in real time, and a test's simulated hours must not tick it thousands of times.
+  const checkpointer = WalCheckpointer.start(db, systemTimers, log);
   // Before anything reads a job: a restored backup's unfinished rows are settled once, at open.
   const restored = settleRestoredCopy(db, clock.now());
   if (restored) log.warn(restored, 'opened a restored backup: unfinished jobs look for their post first');
@@ -440,6 +444,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
       await client.destroy();
       botRest.clearHashSweeper();
       botRest.clearHandlerSweeper();
+      await checkpointer?.close();
       db.close();
       log.info('stopped');
     },
