@@ -788,6 +788,7 @@ export const CATALOGUES: Readonly<Record<'en-US' | 'zh-CN', Record<MessageKey, s
   'zh-CN': zhCN,
 };
 export type SupportedLocale = keyof typeof CATALOGUES;
+export const SUPPORTED_LOCALES = Object.keys(CATALOGUES) as SupportedLocale[];
 
 /** Discord locales we render; everything else falls back to English. */
 export function resolveLocale(locale: string | null | undefined): SupportedLocale {
