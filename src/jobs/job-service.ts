@@ -47,7 +47,12 @@ export class JobService {
   ) {}
 
   /** `reuseImage`: a stored reference image to send again (a re-roll), instead of a new Discord attachment. */
-  async start(ctx: CommandContext, options: SoraOptions, responder: Responder, reuseImage?: ReusedImage): Promise<Job> {
+  async start(
+    ctx: CommandContext,
+    options: SoraOptions,
+    responder: Responder,
+    reuseImage?: ReusedImage,
+  ): Promise<void> {
     const { catalogue } = this.options;
     // The channel first: the bot learns the rest of what it needs there only once the video is paid for.
     checkChannelAccess(ctx.channelFacts, (key) => t(ctx.locale, key));
@@ -115,7 +120,6 @@ export class JobService {
     }
     // One row write for what the follow-up learnt: the stored image, the reply's message id, a place in line.
     this.ready(job, { ...image, ...(messageId === null ? {} : { messageId }) });
-    return this.jobs.get(job.id) ?? job;
   }
 
   /**
