@@ -353,11 +353,15 @@ export class Dispatcher {
     if (now - this.lastRefresh < this.options.refreshMs) return;
     this.lastRefresh = now;
     const { waiting, holders, mine } = this.jobs.line();
-    const order = lineOrder(waiting, holders);
     // A POST under way was the head of the line: until it is answered (a 429 puts it back), it still counts
     // ahead of everyone, so no place shown ever moves back.
     const ahead = this.inFlight.size;
     const paused = this.pause !== undefined;
+    // A long line's read and its ordering are two blocks with the event loop running between them.
+    const long = waiting.length > REFRESH_SLICE;
+    if (long) await setImmediate();
+    const order = lineOrder(waiting, holders);
+    if (long) await setImmediate();
     // Each shard shows its own members their place in the one line.
     const places = [...order.entries()].filter(([, id]) => mine.has(id)).map(([i, id]) => [id, ahead + i + 1] as const);
     const near = places.filter(([, place]) => place <= EXACT_PLACES);
