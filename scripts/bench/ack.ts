@@ -471,9 +471,9 @@ const STEPS: readonly FrameMatch[] = [
     url: /discord\.js\/src\/structures\/interfaces\/InteractionResponses\.js$/,
   },
   {
-    label: '… interaction.reply (discord.js): ours, the first reply as the acknowledgement',
-    fn: 'reply',
-    url: /discord\.js\/src\/structures\/interfaces\/InteractionResponses\.js$/,
+    label: '… the first reply as the acknowledgement (src/commands/sora: the callback on the client REST)',
+    fn: 'send',
+    url: /\/src\/commands\/sora\.[jt]s$/,
   },
   {
     label: '… renderJob (src/ui/render): first replies, places in line',
