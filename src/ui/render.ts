@@ -12,7 +12,14 @@ import type { Job } from '../db/jobs-repository.js';
 import { deliveryMarker } from '../jobs/delivery-marker.js';
 import type { ModelProblems } from '../services/model-availability.js';
 import { isIn, type JobStatus } from '../jobs/lifecycle.js';
-import { resolveLocale, SUPPORTED_LOCALES, t, type MessageKey, type MessageParams } from './i18n.js';
+import {
+  resolveLocale,
+  SUPPORTED_LOCALES,
+  t,
+  type MessageKey,
+  type MessageParams,
+  type SupportedLocale,
+} from './i18n.js';
 
 /**
  * Everything members see is built here, from a job row and a locale.
@@ -141,22 +148,23 @@ const ORDINAL_KEYS: Record<Intl.LDMLPluralRule, MessageKey> = {
   other: 'ordinal.other',
 };
 
-/** One Intl.PluralRules per language: building one costs more than the rest of a progress render (bench part 1e). */
-const ORDINAL_RULES = new Map<string, Intl.PluralRules>();
-/** And one number format per language: 1,200 in English and Chinese. */
-const NUMBER_FORMATS = new Map<string, Intl.NumberFormat>();
-
-// Built when the module loads, at start-up: the first one built takes ~20 ms (ICU loads its data), which
-// in a refresh of the line held back the acknowledgements arriving meanwhile (bench part 1e).
-for (const lang of SUPPORTED_LOCALES) {
-  ORDINAL_RULES.set(lang, new Intl.PluralRules(lang, { type: 'ordinal' }));
-  NUMBER_FORMATS.set(lang, new Intl.NumberFormat(lang));
-}
+/**
+ * Per language, its ordinal rules and its number format (1,200 in English and Chinese), built once when
+ * the module loads, at start-up: building one costs more than the rest of a progress render, and the
+ * first one built takes ~20 ms (ICU loads its data), which in a refresh of the line held back the
+ * acknowledgements arriving meanwhile (bench part 1e).
+ */
+const FORMATS = Object.fromEntries(
+  SUPPORTED_LOCALES.map((lang) => [
+    lang,
+    { ordinal: new Intl.PluralRules(lang, { type: 'ordinal' }), number: new Intl.NumberFormat(lang) },
+  ]),
+) as Record<SupportedLocale, { ordinal: Intl.PluralRules; number: Intl.NumberFormat }>;
 
 /** `3rd` in English, `3` where the language puts the ordinal in the sentence (Chinese: 第 3 位). */
 export function ordinal(locale: string, n: number): string {
-  const lang = resolveLocale(locale);
-  return t(locale, ORDINAL_KEYS[ORDINAL_RULES.get(lang)!.select(n)], { n: NUMBER_FORMATS.get(lang)!.format(n) });
+  const formats = FORMATS[resolveLocale(locale)];
+  return t(locale, ORDINAL_KEYS[formats.ordinal.select(n)], { n: formats.number.format(n) });
 }
 
 /**
