@@ -27,6 +27,7 @@ import {
   type ProfileSummary,
   type ProfileWindow,
 } from './cpu-profile.js';
+import { measureColdStart, type ColdStart } from './cold-start.js';
 
 /**
  * Which bot answers: ours accepting; the bare baseline (the same client
@@ -416,6 +417,8 @@ export interface AckBenchResult {
    * burst they wait until the last one), so the steps after the deferral show.
    */
   steadyProfile: AckProfile;
+  /** The bot's own steps timed back to back and after the machine sat idle (cold-start.ts). */
+  coldStart: ColdStart;
 }
 
 /** The bots' CPU profiles over `runs` runs of `commands` commands each. */
@@ -570,6 +573,7 @@ export async function runAckBench(options: { quick: boolean; log?: (line: string
     baseline: (await ackRun('baseline', rate * seconds, { rate, profile: true })).profile!,
   };
   log('ack: profiles done');
+  const coldStart = await measureColdStart({ samples: quick ? 50 : 300 });
   const root = path.resolve(here, ext === '.js' ? '../../..' : '../..');
   const maxSampleUs = 4 * PROFILE_INTERVAL_US;
   const summary = (w: ProfileWindow[]) => summariseProfiles(w, { root, top: 15, inclusive: STEPS, maxSampleUs });
@@ -606,6 +610,7 @@ export async function runAckBench(options: { quick: boolean; log?: (line: string
       ours: summary([steadyWindows.ours]),
       baseline: summary([steadyWindows.baseline]),
     },
+    coldStart,
   };
 }
 
@@ -766,6 +771,18 @@ export function formatAckResult(r: AckBenchResult): string {
   out.push(
     `\n## 1e. The same during a steady ${r.steady.rate} /sora per second, ${r.steadyProfile.commands.toLocaleString('en-US')} commands, one profiled run each: the follow-up work between the acknowledgements`,
     ...formatProfile(r.steadyProfile),
+  );
+  out.push(
+    `\n## 1f. The bot's own steps, back to back and after ${r.coldStart.idleMs} ms idle (what a command of the steady stream meets): in-process, a WAL database of 2,000 jobs, median of ${r.coldStart.samples} each`,
+    ...columns([
+      ['step', 'back to back, µs', `after ${r.coldStart.idleMs} ms idle, µs`, 'ratio'],
+      ...r.coldStart.steps.map((c) => [
+        c.label,
+        c.hotUs.toFixed(0),
+        c.coldUs.toFixed(0),
+        (c.coldUs / c.hotUs).toFixed(1),
+      ]),
+    ]),
   );
   return out.join('\n');
 }
