@@ -60,6 +60,7 @@ export interface InteractionRec {
   channelId: string;
   userId: string;
   createdAt: number;
+  createdHr: number;
   attachmentSizeLimit: number;
   payload: Json;
   ack: Acknowledgement | null;
@@ -598,6 +599,7 @@ export class Interactions {
       channelId: channel.id,
       userId: o.userId,
       createdAt: this.world.now(),
+      createdHr: performance.now(),
       attachmentSizeLimit,
       payload,
       ack: null,
@@ -660,6 +662,9 @@ export class Interactions {
       },
       get createdAt() {
         return rec.createdAt;
+      },
+      get createdHr() {
+        return rec.createdHr;
       },
       get deliveredTo() {
         return rec.deliveredTo;

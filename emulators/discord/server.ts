@@ -785,6 +785,7 @@ export async function startDiscordEmulator(opts: DiscordEmulatorOptions = {}): P
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const arrivedAt = clock.now();
+    const arrivedHr = performance.now();
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', 'http://localhost');
     const raw = url.pathname.split('/').slice(1);
@@ -793,6 +794,7 @@ export async function startDiscordEmulator(opts: DiscordEmulatorOptions = {}): P
     const record: RecordedRequest = {
       seq: ++requestSeq,
       at: arrivedAt,
+      arrivedHr,
       method,
       route: 'unknown',
       path: url.pathname,

@@ -312,6 +312,12 @@ export interface InteractionHandle {
   readonly payload: Record<string, unknown>;
   /** Emulator clock time the user acted. */
   readonly createdAt: number;
+  /**
+   * `performance.now()` of the emulator's process when the user acted: a
+   * sub-millisecond time for latency figures (with `RecordedRequest.arrivedHr`);
+   * `createdAt` is whole milliseconds, or a simulated clock.
+   */
+  readonly createdHr: number;
   /** Gateway sessions it was sent to or buffered for; 0 means no bot could receive it. */
   readonly deliveredTo: number;
   readonly ack: Acknowledgement | null;
@@ -375,6 +381,8 @@ export interface RecordedRequest {
   seq: number;
   /** Emulator clock time of arrival. */
   at: number;
+  /** `performance.now()` of the emulator's process at arrival (sub-millisecond, real time): for latency figures. */
+  arrivedHr: number;
   method: string;
   route: RouteKey | 'unknown';
   /** Path with interaction tokens replaced by `:token`. */

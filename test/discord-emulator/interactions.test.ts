@@ -153,6 +153,25 @@ describe('Discord emulator: interactions', () => {
     expect(handle.callbackErrors).toEqual([{ at: clock.now(), status: 404, code: 10062 }]);
   });
 
+  it('times an interaction and its callback on a real sub-millisecond clock besides the emulator clock (latency figures)', async () => {
+    const clock = new ManualClock();
+    h = await harness({ clock });
+    const client = await h.login();
+    const arriving = h.next<ChatInputCommandInteraction>(client);
+    const before = performance.now();
+    const handle = invoke(h);
+    const interaction = await arriving;
+    await interaction.deferReply();
+    const after = performance.now();
+    // The injected clock never moved: the acknowledgement took 0 ms on it.
+    expect(handle.ack?.afterMs).toBe(0);
+    const callback = h.discord.requests.find((r) => r.route === 'callback' && r.interactionId === handle.id);
+    expect(callback?.status).toBe(204);
+    expect(handle.createdHr).toBeGreaterThanOrEqual(before);
+    expect(callback!.arrivedHr).toBeGreaterThan(handle.createdHr);
+    expect(callback!.arrivedHr).toBeLessThanOrEqual(after);
+  });
+
   it('answers 50027 on webhook routes once the token expired, while the channel route still edits a public reply', async () => {
     const clock = new ManualClock();
     h = await harness({ clock });
