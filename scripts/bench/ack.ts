@@ -28,6 +28,7 @@ import {
   type ProfileWindow,
 } from './cpu-profile.js';
 import { measureColdStart, type ColdStart } from './cold-start.js';
+import { median, percentile } from './stats.js';
 
 /**
  * Which bot answers: ours accepting; the bare baseline (the same client
@@ -43,12 +44,6 @@ const PROFILE_INTERVAL_US = 200;
 /** Commands a bot answers before the measured ones. */
 const WARM_UP = 20;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-const percentile = (values: readonly number[], p: number): number => {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-};
-const median = (values: readonly number[]) => percentile(values, 50);
 
 /** One run's figures (a burst, or a steady stream). Times in ms. */
 export interface AckRun {

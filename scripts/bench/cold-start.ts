@@ -20,6 +20,7 @@ import { openDatabase } from '../../src/db/database.js';
 import { JobsRepository, type Job } from '../../src/db/jobs-repository.js';
 import { renderJob } from '../../src/ui/render.js';
 import { newJob } from '../../emulators/job-rows.js';
+import { median } from './stats.js';
 
 export interface ColdStep {
   label: string;
@@ -35,7 +36,6 @@ export interface ColdStart {
   steps: ColdStep[];
 }
 
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1]!;
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 const idle = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

@@ -21,6 +21,7 @@ import { formatPollingTable, runPollingBench } from './polling.js';
 import { runReencodeBench } from './reencode.js';
 import { seedUnfinished } from './seed.js';
 import { formatShardResult, runShardBench } from './shards.js';
+import { percentile } from './stats.js';
 
 const quick = process.argv.includes('--quick');
 /** `--only ack,polling,…` runs some parts (names: ack, polling, edits, scale, delivery, autocomplete, reencode, shards, queue). */
@@ -32,10 +33,6 @@ const wanted = (part: string) => !only || only.includes(part);
 const MINUTE = 60_000;
 const MiB = 1024 * 1024;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const percentile = (values: number[], p: number) => {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-};
 const results: Record<string, unknown> = {
   machine: {
     cpus: os.cpus().length,

@@ -18,6 +18,7 @@ import { startWorld } from '../../emulators/world.js';
 import { CompressedTime } from './compressed-time.js';
 import { holdingOf, othersWait, worstHolding, type Holding } from './fair-share.js';
 import { mulberry32, uniform } from './sim/prng.js';
+import { percentile } from './stats.js';
 
 const MINUTE = 60_000;
 
@@ -86,11 +87,6 @@ export interface QueueBenchResult {
    */
   places: { edits: number; movedBack: number; messagesMovedBack: number };
 }
-
-const percentile = (values: number[], p: number) => {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-};
 
 export async function runQueueBench(options: QueueBenchOptions): Promise<QueueBenchResult> {
   const rng = mulberry32(options.seed);

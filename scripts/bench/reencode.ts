@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import { ManualClock } from '../../src/clock.js';
 import { bigVideo } from '../../emulators/video-fixture.js';
 import { spawnSimulatedBot, startWorld } from '../../emulators/world.js';
+import { median } from './stats.js';
 
 const MiB = 1024 * 1024;
 
@@ -149,7 +150,6 @@ export async function runReencodeBench(options: { rounds: number }) {
     rounds.push(await round(input, 10));
   }
   const of = (mode: ReencodeRound['mode']) => rounds.filter((r) => r.mode === mode);
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!;
   const re = of('reencoded');
   const direct = of('as-is');
   return {

@@ -18,14 +18,11 @@ import { DISCORD_EPOCH } from '../../emulators/discord/snowflake.js';
 import type { InteractionHandle } from '../../emulators/discord/types.js';
 import { spawnBot, spawnShardedBot, startWorld, type World } from '../../emulators/world.js';
 import { seedUnfinished } from './seed.js';
+import { percentile } from './stats.js';
 
 const SHARDS = 4;
 const SERVERS = 40;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const percentile = (values: readonly number[], p: number) => {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-};
 
 export interface ShardBenchOptions {
   quick: boolean;
