@@ -475,6 +475,8 @@ export class JobsRepository {
    */
   private readonly insertTx;
   private readonly groupTx;
+  /** Whether an insert committed at once in this turn of the event loop (insertWithinQuotaGrouped). */
+  private insertedThisTurn = false;
   /** Inserts asked for since the last group commit (insertWithinQuotaGrouped). */
   private group: {
     job: NewJob;
@@ -601,8 +603,23 @@ export class JobsRepository {
    * checkpoint's fsync) is most of an insert's cost. Each insert is checked
    * and written in its own savepoint, in the order asked, so it counts the
    * ones before it: the limits hold exactly as with one transaction each.
+   *
+   * The first insert of a turn commits at once, on its own: a command that
+   * arrives alone (a steady stream) then goes on to its acknowledgement in
+   * the same turn, instead of waiting for the check phase behind whatever
+   * I/O the loop picks up first. The inserts after it in the same turn (a
+   * burst) are grouped as before.
    */
   insertWithinQuotaGrouped(job: NewJob, quota: Quota, now: number): Promise<InsertResult> {
+    if (!this.insertedThisTurn) {
+      this.insertedThisTurn = true;
+      setImmediate(() => (this.insertedThisTurn = false));
+      try {
+        return Promise.resolve(this.insertWithinQuota(job, quota, now));
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
+    }
     return new Promise((resolve, reject) => {
       if (this.group.length === 0) setImmediate(() => this.commitGroup());
       this.group.push({ job, quota, now, resolve, reject });

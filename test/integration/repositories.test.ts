@@ -59,6 +59,24 @@ describe('JobsRepository', () => {
     }
   });
 
+  it('commits the first insert of a turn at once and groups the ones after it in the same turn', async () => {
+    const { jobs } = repo();
+    const userId = newJob().userId;
+    const first = jobs.insertWithinQuotaGrouped(newJob(), unlimited, NOW);
+    expect(jobs.countForUser(userId)).toBe(1); // in the table before the turn ends
+    const grouped = [
+      jobs.insertWithinQuotaGrouped(newJob(), unlimited, NOW),
+      jobs.insertWithinQuotaGrouped(newJob(), unlimited, NOW),
+    ];
+    expect(jobs.countForUser(userId)).toBe(1); // waiting for the group's commit
+    await Promise.all([first, ...grouped]);
+    expect(jobs.countForUser(userId)).toBe(3);
+    // A later turn starts with an insert at once again.
+    const next = jobs.insertWithinQuotaGrouped(newJob(), unlimited, NOW);
+    expect(jobs.countForUser(userId)).toBe(4);
+    await expect(next).resolves.toMatchObject({ ok: true });
+  });
+
   it('commits inserts asked for together as one group, each checked in order against the ones before it', async () => {
     const { jobs } = repo();
     const quota = { maxActive: 2, dailyLimit: 0, dayStart: DAY };
@@ -79,21 +97,31 @@ describe('JobsRepository', () => {
   it('fails only the grouped insert that fails; a group that cannot commit fails every one of its inserts', async () => {
     const { db, jobs } = repo();
     const broken = { ...newJob(), channelId: null as unknown as string }; // NOT NULL
-    const [before, bad, after] = await Promise.allSettled([
+    // The first of the turn commits at once, the three after it as one group.
+    const [atOnce, before, bad, after] = await Promise.allSettled([
+      jobs.insertWithinQuotaGrouped(newJob(), unlimited, NOW),
       jobs.insertWithinQuotaGrouped(newJob(), unlimited, NOW),
       jobs.insertWithinQuotaGrouped(broken, unlimited, NOW),
       jobs.insertWithinQuotaGrouped(newJob(), unlimited, NOW),
     ]);
+    expect(atOnce).toMatchObject({ status: 'fulfilled', value: { ok: true } });
     expect(before).toMatchObject({ status: 'fulfilled', value: { ok: true } });
     expect(bad).toMatchObject({ status: 'rejected', reason: { code: 'SQLITE_CONSTRAINT_NOTNULL' } });
     expect(after).toMatchObject({ status: 'fulfilled', value: { ok: true } });
-    expect(jobs.countForUser(newJob().userId)).toBe(2);
+    expect(jobs.countForUser(newJob().userId)).toBe(3);
+    // Failing at once, on its own, rejects that insert only.
+    await expect(jobs.insertWithinQuotaGrouped(broken, unlimited, NOW)).rejects.toMatchObject({
+      code: 'SQLITE_CONSTRAINT_NOTNULL',
+    });
 
+    await new Promise((resolve) => setImmediate(resolve)); // the next turn
+    const atOnceBeforeClose = jobs.insertWithinQuotaGrouped(newJob(), unlimited, NOW);
     const pending = [
       jobs.insertWithinQuotaGrouped(newJob(), unlimited, NOW),
       jobs.insertWithinQuotaGrouped(newJob(), unlimited, NOW),
     ];
     db.close();
+    await expect(atOnceBeforeClose).resolves.toMatchObject({ ok: true });
     for (const outcome of await Promise.allSettled(pending)) expect(outcome.status).toBe('rejected');
   });
 
