@@ -21,10 +21,10 @@ export function derivedSchema(): { name: string; sql: string }[] {
       name: 'jobs_due',
       sql: `CREATE INDEX jobs_due ON jobs (next_run_at) WHERE status IN (${sqlList(statusesIn('scheduled'))})`,
     },
-    // The dispatcher's line: who waits, per server and member, oldest first.
+    // The dispatcher's line: who waits, oldest first, read in pages by id from the index alone.
     {
       name: 'jobs_line',
-      sql: `CREATE INDEX jobs_line ON jobs (guild_id, user_id, id) WHERE status IN (${sqlList(statusesIn('inLine'))})`,
+      sql: `CREATE INDEX jobs_line ON jobs (id, guild_id, user_id, next_run_at) WHERE status IN (${sqlList(statusesIn('inLine'))})`,
     },
     // Who holds the provider's running-job slots.
     {

@@ -446,6 +446,13 @@ export function insertedJob(j: NewJob, cost: number, now: number): Job {
   };
 }
 
+/** The line as read: ready jobs by id, who holds the running slots, and the ready jobs this process owns. */
+export interface LineRead {
+  waiting: LineEntry[];
+  holders: SlotHolder[];
+  mine: Set<number>;
+}
+
 export class JobsRepository {
   private readonly byId;
   private readonly byInteraction;
@@ -547,12 +554,15 @@ export class JobsRepository {
         : `SELECT min(next_run_at) AS t FROM jobs WHERE status IN (${sqlList(statusesIn('scheduled'))})`,
     );
     this.withStatusStmt = db.prepare<[JobStatus], JobRow>(`SELECT * FROM jobs WHERE status = ?${own} ORDER BY id`);
-    this.lineStmt = db.prepare<
-      [],
-      { id: number; guild_id: string | null; user_id: string; next_run_at: number | null; mine: number }
-    >(
-      `SELECT id, guild_id, user_id, next_run_at, (1${own}) AS mine FROM jobs WHERE status IN (${sqlList(statusesIn('inLine'))})`,
-    );
+    // Rows as arrays (id, guild_id, user_id, next_run_at, mine): a line of thousands is read every few
+    // seconds, and objects per row cost as much again as the read (measured at 3,200 rows: 5 vs 3 ms).
+    this.lineStmt = db
+      .prepare<[number, number], [number, string | null, string, number | null, number]>(
+        // INDEXED BY: the line's covering index, even where the planner would pick the table (all in line).
+        `SELECT id, guild_id, user_id, next_run_at, (1${own}) AS mine FROM jobs INDEXED BY jobs_line
+           WHERE status IN (${sqlList(statusesIn('inLine'))}) AND id > ? ORDER BY id LIMIT ?`,
+      )
+      .raw(true);
     this.mineInLineStmt = db.prepare<[], { n: number }>(
       `SELECT EXISTS (SELECT 1 FROM jobs WHERE status IN (${sqlList(statusesIn('inLine'))})
          AND next_run_at IS NOT NULL${own}) AS n`,
@@ -743,19 +753,32 @@ export class JobsRepository {
    * the fair order are the key's, not a process's. `mine`: the ready jobs
    * this process owns (the only ones it may send).
    */
-  line(): { waiting: LineEntry[]; holders: SlotHolder[]; preparing: number[]; mine: ReadonlySet<number> } {
-    const waiting: LineEntry[] = [];
-    const preparing: number[] = [];
-    const mine = new Set<number>();
-    for (const r of this.lineStmt.all()) {
-      if (r.next_run_at === null) preparing.push(r.id);
-      else {
-        waiting.push({ id: r.id, guildId: r.guild_id, userId: r.user_id });
-        if (r.mine === 1) mine.add(r.id);
-      }
+  line(): LineRead {
+    const read: LineRead = { waiting: [], holders: [], mine: new Set() };
+    this.linePage(read, 0, -1);
+    read.holders = this.slotsHeld();
+    return read;
+  }
+
+  /**
+   * Adds to `into` the next `limit` jobs of the line after job `afterId`, by
+   * id (`limit` -1: all). Returns the id to read on from, or undefined when
+   * the line was read to its end. A long line read in pages, with the event
+   * loop running between them, is one a command never waits behind.
+   */
+  linePage(into: LineRead, afterId: number, limit: number): number | undefined {
+    const rows = this.lineStmt.all(afterId, limit);
+    for (const [id, guildId, userId, nextRunAt, mine] of rows) {
+      if (nextRunAt === null) continue; // still preparing
+      into.waiting.push({ id, guildId, userId });
+      if (mine === 1) into.mine.add(id);
     }
-    const holders = this.slotsStmt.all().map((r) => ({ guildId: r.guild_id, userId: r.user_id, slots: r.n }));
-    return { waiting, holders, preparing, mine };
+    return limit >= 0 && rows.length === limit ? rows[rows.length - 1]![0] : undefined;
+  }
+
+  /** Who holds the provider's running slots, over every shard (`line().holders`). */
+  slotsHeld(): SlotHolder[] {
+    return this.slotsStmt.all().map((r) => ({ guildId: r.guild_id, userId: r.user_id, slots: r.n }));
   }
 
   /** The provider's running slots in use, over every shard: what `line().holders` add up to, without the line. */

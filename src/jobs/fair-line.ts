@@ -65,6 +65,15 @@ const lighter = (a: MemberLine, b: MemberLine) => a.load < b.load || (a.load ===
  * quadratic (bench part 1c). Job ids are unique, so no two choices tie.
  */
 export function lineOrder(waiting: readonly LineEntry[], holders: readonly SlotHolder[]): number[] {
+  return [...inLineOrder(waiting, holders)];
+}
+
+/**
+ * The same order, one job id at a time: a caller that needs only the head
+ * (a claim) stops there, and one that walks a long line (the places'
+ * refresh) can let the event loop run between stretches of it.
+ */
+export function* inLineOrder(waiting: readonly LineEntry[], holders: readonly SlotHolder[]): Generator<number> {
   const servers = new Map<string, { load: number; members: Map<string, MemberLine> }>();
   const server = (guildId: string | null) => {
     const key = guildId ?? '';
@@ -99,10 +108,9 @@ export function lineOrder(waiting: readonly LineEntry[], holders: readonly SlotH
     if (s.byLoad.size > 0) line.push(s);
   }
 
-  const order: number[] = [];
   for (let s = line.pop(); s; s = line.pop()) {
     const m = s.byLoad.pop()!;
-    order.push(m.jobs[m.next++]!);
+    yield m.jobs[m.next++]!;
     m.load++;
     s.load++;
     if (m.next < m.jobs.length) {
@@ -111,5 +119,4 @@ export function lineOrder(waiting: readonly LineEntry[], holders: readonly SlotH
     }
     if (s.byLoad.size > 0) line.push(s);
   }
-  return order;
 }

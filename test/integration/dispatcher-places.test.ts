@@ -73,7 +73,7 @@ function world(waiting: number) {
     await idle();
     return shown.filter((s) => s.refresh === refresh);
   };
-  return { state, clock, shown, dispatcher, next, idle };
+  return { jobs, state, clock, shown, dispatcher, next, idle };
 }
 
 describe('the places shown while jobs wait (Dispatcher refresh)', () => {
@@ -102,6 +102,34 @@ describe('the places shown while jobs wait (Dispatcher refresh)', () => {
     const shown = await w.next();
     expect(shown).toHaveLength(300);
     expect(shown.every((s) => s.paused)).toBe(true);
+    await w.dispatcher.stop();
+  });
+
+  it('reads a line longer than a page in pages, the event loop running between them, and loses no place', async () => {
+    const w = world(1_200);
+    await w.next();
+    // Turns of the event loop, counted by a task of the test's own; the page reads note the count they saw.
+    let turns = 0;
+    let counting = true;
+    const count = () => {
+      turns++;
+      if (counting) setImmediate(count);
+    };
+    setImmediate(count);
+    const read = w.jobs.linePage.bind(w.jobs);
+    const seenAt: number[] = [];
+    w.jobs.linePage = (...args) => {
+      seenAt.push(turns);
+      return read(...args);
+    };
+    w.state.add('dispatch_pause', JSON.stringify({ reason: 'quota', message: 'no balance', since: w.clock.now() }));
+    const shown = await w.next();
+    counting = false;
+    expect(seenAt.length).toBeGreaterThanOrEqual(3);
+    for (let i = 1; i < seenAt.length; i++) expect(seenAt[i]!).toBeGreaterThan(seenAt[i - 1]!);
+    // One member each, so the fair order is the order of arrival: every reply at its own place, once.
+    const byId = [...shown].sort((a, b) => a.id - b.id);
+    expect(byId.map((s) => s.position)).toEqual(Array.from({ length: 1_200 }, (_, i) => i + 1));
     await w.dispatcher.stop();
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/database.js';
-import { JobsRepository } from '../../src/db/jobs-repository.js';
+import { JobsRepository, type LineRead } from '../../src/db/jobs-repository.js';
 import { SettingsRepository } from '../../src/db/settings-repository.js';
 import { StateRepository } from '../../src/db/state-repository.js';
 import { newJob } from '../../emulators/job-rows.js';
@@ -212,6 +212,33 @@ describe('JobsRepository', () => {
     ]);
     expect(jobs.searchCompleted('1200000000000000003', 'task_redfox', 10).map((j) => j.prompt)).toEqual(['red fox']);
     expect(jobs.searchCompleted('someone-else', '', 10)).toEqual([]);
+  });
+});
+
+describe('JobsRepository line pages', () => {
+  it('reads the line in pages by id that add up to the whole line, leaving out the preparing and the sent', () => {
+    const { jobs } = repo();
+    const ids: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const r = jobs.insertWithinQuota(newJob({ userId: `${3_000 + i}` }), unlimited, NOW);
+      if (!r.ok) throw new Error('insert refused');
+      ids.push(r.job.id);
+      if (i !== 2) jobs.patch(r.job.id, { nextRunAt: NOW }, NOW); // the third is still preparing
+    }
+    jobs.transition(ids[4]!, 'waiting', 'submitting', {}, NOW); // the fifth left the line
+    const read: LineRead = { waiting: [], holders: [], mine: new Set() };
+    const starts: number[] = [];
+    for (let after: number | undefined = 0; after !== undefined;) {
+      starts.push(after);
+      after = jobs.linePage(read, after, 2);
+    }
+    // Pages count rows, the preparing one too: 6 in line (5 ready + 1 preparing), 2 a page, then an empty one.
+    expect(starts).toEqual([0, ids[1], ids[3], ids[6]]);
+    const ready = [0, 1, 3, 5, 6].map((i) => ids[i]!);
+    expect(read.waiting.map((w) => w.id)).toEqual(ready);
+    expect([...read.mine]).toEqual(ready);
+    expect(jobs.line().waiting).toEqual(read.waiting);
+    expect(jobs.slotsHeld()).toEqual([{ guildId: '1200000000000000001', userId: '3004', slots: 1 }]);
   });
 });
 
