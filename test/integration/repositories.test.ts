@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/database.js';
-import { JobsRepository, type LineRead } from '../../src/db/jobs-repository.js';
+import { GROUP_MAX_INSERTS, JobsRepository, type LineRead } from '../../src/db/jobs-repository.js';
 import { SettingsRepository } from '../../src/db/settings-repository.js';
 import { StateRepository } from '../../src/db/state-repository.js';
 import { newJob } from '../../emulators/job-rows.js';
@@ -75,6 +75,26 @@ describe('JobsRepository', () => {
     const next = jobs.insertWithinQuotaGrouped(newJob(), unlimited, NOW);
     expect(jobs.countForUser(userId)).toBe(4);
     await expect(next).resolves.toMatchObject({ ok: true });
+  });
+
+  it('commits a group as soon as it holds GROUP_MAX_INSERTS, without waiting for the turn to end', async () => {
+    const { jobs } = repo();
+    const userId = newJob().userId;
+    let turnEnded = false;
+    setImmediate(() => (turnEnded = true)); // runs before the repository's own end-of-turn commit
+    const first = jobs.insertWithinQuotaGrouped(newJob(), unlimited, NOW);
+    const full = Array.from({ length: GROUP_MAX_INSERTS }, () =>
+      jobs.insertWithinQuotaGrouped(newJob(), unlimited, NOW),
+    );
+    expect(jobs.countForUser(userId)).toBe(1 + GROUP_MAX_INSERTS); // committed when the group filled
+    const rest = jobs.insertWithinQuotaGrouped(newJob(), unlimited, NOW);
+    const results = await Promise.all([first, ...full]);
+    expect(turnEnded).toBe(false); // their callers go on in this turn
+    expect(results.every((r) => r.ok)).toBe(true);
+    expect(jobs.countForUser(userId)).toBe(1 + GROUP_MAX_INSERTS); // the next group waits for the turn's end
+    await expect(rest).resolves.toMatchObject({ ok: true });
+    expect(turnEnded).toBe(true);
+    expect(jobs.countForUser(userId)).toBe(2 + GROUP_MAX_INSERTS);
   });
 
   it('commits inserts asked for together as one group, each checked in order against the ones before it', async () => {
