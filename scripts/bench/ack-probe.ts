@@ -14,10 +14,16 @@ import diagnostics from 'node:diagnostics_channel';
 import fs from 'node:fs';
 
 const file = process.env.ACK_PROBE_FILE;
-/** `[interaction id, Date.now() when the callback request was created, … when its headers were written]`. */
+/**
+ * Wall-clock ms with the monotonic clock's sub-millisecond precision: the bench reads its own
+ * timestamps the same way, so the two processes' times compare (Date.now() has whole
+ * milliseconds, as long as the steady stream's median acknowledgement).
+ */
+const nowMs = () => performance.timeOrigin + performance.now();
+/** `[interaction id, nowMs() when the callback request was created, … when its headers were written]`. */
 const sent: [string, number, number][] = [];
 const pending = new Map<object, [string, number, number]>();
-/** Date.now() of every new connection the HTTP client opened (to any host). */
+/** nowMs() of every new connection the HTTP client opened (to any host). */
 const connects: number[] = [];
 const CALLBACK = /\/interactions\/(\d+)\/[^/]+\/callback/;
 
@@ -27,7 +33,7 @@ if (file) {
     const { request } = message as { request: { path: string } };
     const m = CALLBACK.exec(request.path);
     if (!m) return;
-    const note: [string, number, number] = [m[1]!, Date.now(), NaN];
+    const note: [string, number, number] = [m[1]!, nowMs(), NaN];
     sent.push(note);
     pending.set(request, note);
   });
@@ -36,10 +42,10 @@ if (file) {
     const { request } = message as { request: object };
     const note = pending.get(request);
     if (!note) return;
-    note[2] = Date.now();
+    note[2] = nowMs();
     pending.delete(request);
   });
-  diagnostics.subscribe('undici:client:connected', () => connects.push(Date.now()));
+  diagnostics.subscribe('undici:client:connected', () => connects.push(nowMs()));
   process.on('exit', () => fs.writeFileSync(file, JSON.stringify({ callbacks: sent, connects })));
   // The bench's stop: at once, without the bot's graceful drain (its fresh world is thrown away,
   // and draining hundreds of queued edits takes seconds). process.exit still writes a --cpu-prof profile.

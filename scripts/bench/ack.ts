@@ -123,9 +123,12 @@ interface Raw {
   main: { cpu: number; wait: number };
   fromUs: number;
   toUs: number;
-  /** The window in Date.now() time, the probe's clock. */
+  /** The window in Date.now() time, the emulators' clock. */
   from: number;
   to: number;
+  /** … and on the probe's clock (epochMs). */
+  fromMs: number;
+  toMs: number;
 }
 
 /**
@@ -152,6 +155,12 @@ function processCpuMs(pid: number): number {
 }
 
 const hrUs = () => Number(process.hrtime.bigint() / 1000n);
+/**
+ * Wall-clock ms at sub-millisecond precision, the clock the probe notes in (ack-probe.ts), so
+ * the bot's times and the emulator's (`createdHr`, `arrivedHr`, on this process's
+ * performance.now()) subtract: at 100 per second the parts are fractions of a millisecond.
+ */
+const epochMs = (hr = performance.now()) => performance.timeOrigin + hr;
 
 /** Sends interactions (all at once, or `rate` per second) and waits for every acknowledgement. */
 async function drive(
@@ -180,6 +189,7 @@ async function drive(
   const main0 = mainThreadMs(pid);
   const fromUs = hrUs();
   const from = Date.now();
+  const fromMs = epochMs();
   const t0 = performance.now();
   if (rate === undefined) {
     for (let i = 0; i < n; i++) invoke(i);
@@ -195,6 +205,7 @@ async function drive(
   const windowMs = performance.now() - t0;
   const toUs = hrUs();
   const to = Date.now();
+  const toMs = epochMs();
   const main1 = mainThreadMs(pid);
   const cpu = process.cpuUsage(cpu0);
   return {
@@ -209,6 +220,8 @@ async function drive(
     toUs,
     from,
     to,
+    fromMs,
+    toMs,
   };
 }
 
@@ -251,9 +264,9 @@ function measure(
   for (const h of acked) {
     const [created, written] = sent.get(h.id) ?? [];
     if (created === undefined || written === undefined || written === null) continue;
-    toRequest.push(created - h.createdAt);
+    toRequest.push(created - epochMs(h.createdHr));
     toSocket.push(written - created);
-    toEmulator.push(h.ack!.at - written);
+    toEmulator.push(epochMs(acceptedHr.get(h.id)!) - written);
   }
   const p50p99 = (v: number[]): [number, number] => [percentile(v, 50), percentile(v, 99)];
   return {
@@ -396,7 +409,7 @@ export async function ackRun(
     const odd = raw.handles.filter((h) => h.ack && !INTENDED[bot].includes(answer(h)));
     run.unexpected = odd.length;
     if (odd[0]) run.unexpectedExample = JSON.stringify(odd[0].response?.data ?? null).slice(0, 300);
-    run.connections = notes.connects.filter((t) => t >= raw.from && t <= raw.to).length;
+    run.connections = notes.connects.filter((t) => t >= raw.fromMs && t <= raw.toMs).length;
     const within = (r: { at: number }) => r.at >= raw.from && r.at <= raw.to;
     run.followUp = {
       edits: w.discord.requests.filter((r) => r.route === 'webhook_edit' && within(r)).length,
@@ -802,6 +815,24 @@ export function formatAckResult(r: AckBenchResult): string {
     `  p99 of each run, ms: ours ${r.steady.p99s.ours.map(latency).join(' / ')}, baseline ${r.steady.p99s.baseline.map(latency).join(' / ')} (the table: each bot's run with the median p99)`,
   );
   out.push(`  ours / baseline, median of the runs' p99s: ${r.steady.p99Ratio.toFixed(2)} (target ≤ 1.25)`);
+  const part = (x: AckRun, k: keyof AckRun['split']) => `${latency(x.split[k][0])} / ${latency(x.split[k][1])}`;
+  out.push(
+    "  Where the time went in the median runs (p50 / p99 of each part, ms; the probe's sub-millisecond clock):",
+    ...columns([
+      ['', 'ours', 'baseline'],
+      [
+        'INTERACTION_CREATE sent → callback request created',
+        part(r.steady.ours, 'toRequest'),
+        part(r.steady.baseline, 'toRequest'),
+      ],
+      ['… → written to a socket', part(r.steady.ours, 'toSocket'), part(r.steady.baseline, 'toSocket')],
+      [
+        '… → handled by the emulator (wire, emulator queue)',
+        part(r.steady.ours, 'toEmulator'),
+        part(r.steady.baseline, 'toEmulator'),
+      ],
+    ]),
+  );
 
   out.push(
     `\n## 1d. Where the bot's CPU goes during ${r.profile.commands} at once — node --cpu-prof (${r.profile.intervalUs} µs), ${r.profile.runs} profiled run(s) each, apart from the timed ones; first interaction → last acknowledgement (the first replies wait until then: their steps show in 1e)`,
