@@ -33,9 +33,17 @@ import { median, percentile } from './stats.js';
 /**
  * Which bot answers: ours accepting; the bare baseline (the same client
  * options, src/services/discord-rest.ts); ours refusing (the member's limit
- * is reached).
+ * is reached); in the steady stream, two peers (baseline-bot.ts): the
+ * baseline answering with ours' first reply instead of a deferral, and the
+ * same also spending ours' further CPU per command in busy loops.
  */
-export type AckBot = 'ours' | 'baseline' | 'refusing';
+export type AckBot = 'ours' | 'baseline' | 'refusing' | 'reply' | 'peer';
+
+/** The peer's busy loops per command, in µs: before its answer, and after Discord answered it. */
+export interface PeerWork {
+  beforeUs: number;
+  afterUs: number;
+}
 
 const MINUTE = 60_000;
 /** Past Discord's 3 s window the emulator refuses the callback (10062): no point waiting much longer. */
@@ -230,6 +238,8 @@ type Answer = 'deferred' | 'public reply' | 'private reply' | 'other';
 /** The baseline defers; ours acknowledges with the first reply, or defers in a burst; ours refusing answers privately. */
 const INTENDED: Record<AckBot, readonly Answer[]> = {
   baseline: ['deferred'],
+  reply: ['public reply'],
+  peer: ['public reply'],
   ours: ['public reply', 'deferred'],
   refusing: ['private reply'],
 };
@@ -316,8 +326,16 @@ const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 export async function ackRun(
   bot: AckBot,
   n: number,
-  opts: { rate?: number; profile?: boolean; nodeFlags?: string[] } = {},
-): Promise<{ run: AckRun; profile?: ProfileWindow }> {
+  opts: {
+    rate?: number;
+    profile?: boolean;
+    nodeFlags?: string[];
+    /** The peers': the message they answer with (ours' first reply); the second's busy loops. */
+    peer?: { reply: unknown; work?: PeerWork };
+  } = {},
+): Promise<{ run: AckRun; profile?: ProfileWindow; firstReply?: unknown }> {
+  if ((bot === 'reply' || bot === 'peer') !== (opts.peer !== undefined) || (bot === 'peer') !== !!opts.peer?.work)
+    throw new Error(`${bot}: the peers, and only they, have a reply; the second peer, and only it, has busy loops`);
   loadSamples.push(os.loadavg()[0]!);
   const w = await startWorld({
     noBot: true,
@@ -329,7 +347,7 @@ export async function ackRun(
         : { DEFAULT_MAX_ACTIVE: '0', TUZI_MAX_CONCURRENCY: '8' },
     tuzi: { jobDurationMs: 60 * MINUTE },
   });
-  const bare = bot === 'baseline';
+  const bare = bot !== 'ours' && bot !== 'refusing';
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ack-bench-'));
   const probeFile = path.join(dir, 'sent.json');
   let child: ChildProcess | undefined;
@@ -358,7 +376,16 @@ export async function ackRun(
         path.join(here, `ack-probe${ext}`),
         ...(opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-interval=${PROFILE_INTERVAL_US}`] : []),
       ],
-      env: { ACK_PROBE_FILE: probeFile },
+      env: {
+        ACK_PROBE_FILE: probeFile,
+        ...(opts.peer ? { BASELINE_REPLY: JSON.stringify(opts.peer.reply) } : {}),
+        ...(opts.peer?.work
+          ? {
+              BASELINE_WORK_BEFORE_US: String(opts.peer.work.beforeUs),
+              BASELINE_WORK_AFTER_US: String(opts.peer.work.afterUs),
+            }
+          : {}),
+      },
     });
     if (bot === 'refusing') {
       // The job that fills the member's one slot.
@@ -415,14 +442,16 @@ export async function ackRun(
       edits: w.discord.requests.filter((r) => r.route === 'webhook_edit' && within(r)).length,
       submitted: w.tuzi.requests.filter((r) => r.route === 'create' && within(r)).length,
     };
-    if (!opts.profile) return { run };
+    // Ours' first reply as Discord received it: what the peers answer with.
+    const firstReply = raw.handles.find((h) => answer(h) === 'public reply')?.response?.data;
+    if (!opts.profile) return { run, firstReply };
     const file = fs.readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
     if (!file) throw new Error('the bot wrote no CPU profile');
     const profile = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as CpuProfile;
     // The profile's clock is the system's monotonic clock, the one process.hrtime reads here.
     if (raw.fromUs < profile.startTime || raw.toUs > profile.endTime)
       throw new Error('the CPU profile does not cover the burst (clocks differ?)');
-    return { run, profile: { profile, fromUs: raw.fromUs, toUs: raw.toUs } };
+    return { run, firstReply, profile: { profile, fromUs: raw.fromUs, toUs: raw.toUs } };
   } finally {
     if (child) await stopChild(child);
     await w.close();
@@ -443,15 +472,21 @@ export interface AckBenchResult {
   large: { commands: number; ours: AckRun; baseline: AckRun };
   /**
    * A steady stream, run several times per bot (interleaved): the run with the median p99 of each, every
-   * run's p99, and ours / baseline of the medians.
+   * run's p99, and ours / baseline of the medians; the same for the two peers, the second's busy loops
+   * being what ours spent beyond the first (peerWorkOf; `peerWork`: as set for its last run).
    */
   steady: {
     rate: number;
     seconds: number;
     ours: AckRun;
     baseline: AckRun;
-    p99s: Record<'ours' | 'baseline', number[]>;
+    reply: AckRun;
+    peer: AckRun;
+    peerWork: PeerWork;
+    p99s: Record<SteadyBot, number[]>;
     p99Ratio: number;
+    /** The steps from the baseline to ours, each a ratio of median p99s: the answer, the CPU, the rest. */
+    steps: { reply: number; cpu: number; rest: number };
   };
   /** The machine's 1-minute load average over the runs (2 would fill a 2-core machine). */
   loadAverage: { min: number; max: number; cpus: number };
@@ -558,6 +593,29 @@ const STEPS: readonly FrameMatch[] = [
 ];
 
 const BOTS: readonly AckBot[] = ['ours', 'baseline', 'refusing'];
+type SteadyBot = 'ours' | 'baseline' | 'reply' | 'peer';
+/** In the order of the first run: the first peer answers with ours' first reply, the second is set from both. */
+const STEADY_BOTS: readonly SteadyBot[] = ['baseline', 'ours', 'reply', 'peer'];
+
+/**
+ * The second peer's busy loops: what ours spent per command beyond the first (medians of the
+ * runs given; part 1c gives every run of each so far). Before the callback, the difference of the p50s
+ * from INTERACTION_CREATE to the callback request; in all, the difference of the main thread's
+ * CPU per command; after the callback, the rest. A figure the machine cannot give (no
+ * schedstats) makes no loop.
+ */
+export function peerWorkOf(ours: readonly AckRun[], reply: readonly AckRun[]): PeerWork {
+  const extra = (f: (x: AckRun) => number) => {
+    const v = median(ours.map(f)) - median(reply.map(f));
+    return Number.isFinite(v) ? Math.max(0, v) : 0;
+  };
+  const total = extra((x) => x.botMainCpuMsPerCommand);
+  const before = Math.min(
+    total,
+    extra((x) => x.split.toRequest[0]),
+  );
+  return { beforeUs: Math.round(before * 1000), afterUs: Math.round((total - before) * 1000) };
+}
 
 /** Rotates the order of the bots from one round to the next, so none always goes first. */
 function order(round: number): AckBot[] {
@@ -601,12 +659,31 @@ export async function runAckBench(options: { quick: boolean; log?: (line: string
   // the baseline's moved between 4 and 10 ms from run to run on this machine; the median of three
   // moved the ratio between 1.11 and 1.43 from one full run to the next.
   const steadyRuns = quick ? 1 : 5;
-  const steadyOf: Record<'ours' | 'baseline', AckRun[]> = { ours: [], baseline: [] };
+  const steadyOf: Record<SteadyBot, AckRun[]> = { ours: [], baseline: [], reply: [], peer: [] };
+  let firstReply: unknown;
+  let peerWork: PeerWork | undefined;
   for (let i = 0; i < steadyRuns; i++) {
-    for (const bot of i % 2 ? (['ours', 'baseline'] as const) : (['baseline', 'ours'] as const))
-      steadyOf[bot].push((await ackRun(bot, rate * seconds, { rate })).run);
+    // Rotated from the first run's order, in which each peer comes after what it is set from (the
+    // runs of ours and the first peer so far).
+    const steadyOrder = STEADY_BOTS.map((_, j) => STEADY_BOTS[(j + i) % STEADY_BOTS.length]!);
+    for (const bot of steadyOrder) {
+      // Set again before each run of it, from every run so far: one run's CPU figures move by a tenth.
+      if (bot === 'peer') peerWork = peerWorkOf(steadyOf.ours, steadyOf.reply);
+      if ((bot === 'reply' || bot === 'peer') && firstReply === undefined)
+        throw new Error('ours answered no command of the steady stream with its first reply');
+      const peer =
+        bot === 'reply'
+          ? { peer: { reply: firstReply } }
+          : bot === 'peer'
+            ? { peer: { reply: firstReply, work: peerWork! } }
+            : {};
+      const run = await ackRun(bot, rate * seconds, { rate, ...peer });
+      if (bot === 'ours') firstReply ??= run.firstReply;
+      steadyOf[bot].push(run.run);
+    }
     log(`ack: ${rate}/s for ${seconds} s, run ${i + 1}/${steadyRuns} done`);
   }
+  const steadyP99 = (bot: SteadyBot) => median(steadyOf[bot].map((x) => x.p99Ms));
   /** The run whose p99 is the median: the one shown in full. */
   const medianRun = (runs: AckRun[]) => [...runs].sort((a, b) => a.p99Ms - b.p99Ms)[(runs.length - 1) >> 1]!;
 
@@ -643,8 +720,19 @@ export async function runAckBench(options: { quick: boolean; log?: (line: string
       seconds,
       ours: medianRun(steadyOf.ours),
       baseline: medianRun(steadyOf.baseline),
-      p99s: { ours: steadyOf.ours.map((x) => x.p99Ms), baseline: steadyOf.baseline.map((x) => x.p99Ms) },
-      p99Ratio: median(steadyOf.ours.map((x) => x.p99Ms)) / median(steadyOf.baseline.map((x) => x.p99Ms)),
+      reply: medianRun(steadyOf.reply),
+      peer: medianRun(steadyOf.peer),
+      peerWork: peerWork!,
+      p99s: Object.fromEntries(STEADY_BOTS.map((b) => [b, steadyOf[b].map((x) => x.p99Ms)])) as Record<
+        SteadyBot,
+        number[]
+      >,
+      p99Ratio: steadyP99('ours') / steadyP99('baseline'),
+      steps: {
+        reply: steadyP99('reply') / steadyP99('baseline'),
+        cpu: steadyP99('peer') / steadyP99('reply'),
+        rest: steadyP99('ours') / steadyP99('peer'),
+      },
     },
     profile: {
       runs: profileRuns,
@@ -668,6 +756,8 @@ const LABEL: Record<AckBot, string> = {
   ours: 'ours',
   baseline: 'baseline',
   refusing: 'ours, refusing',
+  reply: "peer: ours' reply",
+  peer: 'peer: … and CPU',
 };
 
 /** Lines of a table whose first column is left-aligned and the others right-aligned. */
@@ -727,6 +817,8 @@ export function formatAckResult(r: AckBenchResult): string {
     r.large.baseline,
     r.steady.ours,
     r.steady.baseline,
+    r.steady.reply,
+    r.steady.peer,
   ];
   for (const x of all.filter((x) => x.unexpected > 0))
     out.push(
@@ -795,7 +887,7 @@ export function formatAckResult(r: AckBenchResult): string {
         'reply edits',
         'submitted',
       ],
-      ...(['ours', 'baseline'] as const).map((b) => [
+      ...STEADY_BOTS.map((b) => [
         LABEL[b],
         triple(r.steady[b]),
         problems(r.steady[b]),
@@ -812,24 +904,25 @@ export function formatAckResult(r: AckBenchResult): string {
     '  reply edits, submitted: what ours had done by the last acknowledgement (discord.js holds all its requests but the callbacks to 50/s; Discord does not apply its global limit to interaction webhooks)',
   );
   out.push(
-    `  p99 of each run, ms: ours ${r.steady.p99s.ours.map(latency).join(' / ')}, baseline ${r.steady.p99s.baseline.map(latency).join(' / ')} (the table: each bot's run with the median p99)`,
+    `  p99 of each run, ms: ${STEADY_BOTS.map((b) => `${LABEL[b]} ${r.steady.p99s[b].map(latency).join(' / ')}`).join(', ')} (the table: each bot's run with the median p99)`,
   );
   out.push(`  ours / baseline, median of the runs' p99s: ${r.steady.p99Ratio.toFixed(2)} (target ≤ 1.25)`);
+  const w = r.steady.peerWork;
+  out.push(
+    "  peers (scripts/bench/baseline-bot.ts): the baseline answering with ours' first reply as ours does (callback type 4, with_response) instead of deferring;",
+    `  and that peer also spending ${w.beforeUs} µs of busy loop before its answer and ${w.afterUs} µs after Discord's, per command in its last run: what ours spent beyond the first peer in the runs before (p50 to the callback request, main-thread CPU per command; compare the table's CPU column)`,
+    `  from the baseline to ours, ratios of the median p99s: ours' reply ${r.steady.steps.reply.toFixed(2)} × ours' CPU as busy loops ${r.steady.steps.cpu.toFixed(2)} × the rest ${r.steady.steps.rest.toFixed(2)} (how ours spends its CPU: allocation and collections, wake-ups, follow-up requests)`,
+  );
   const part = (x: AckRun, k: keyof AckRun['split']) => `${latency(x.split[k][0])} / ${latency(x.split[k][1])}`;
   out.push(
     "  Where the time went in the median runs (p50 / p99 of each part, ms; the probe's sub-millisecond clock):",
     ...columns([
-      ['', 'ours', 'baseline'],
-      [
-        'INTERACTION_CREATE sent → callback request created',
-        part(r.steady.ours, 'toRequest'),
-        part(r.steady.baseline, 'toRequest'),
-      ],
-      ['… → written to a socket', part(r.steady.ours, 'toSocket'), part(r.steady.baseline, 'toSocket')],
+      ['', ...STEADY_BOTS.map((b) => LABEL[b])],
+      ['INTERACTION_CREATE sent → callback request created', ...STEADY_BOTS.map((b) => part(r.steady[b], 'toRequest'))],
+      ['… → written to a socket', ...STEADY_BOTS.map((b) => part(r.steady[b], 'toSocket'))],
       [
         '… → handled by the emulator (wire, emulator queue)',
-        part(r.steady.ours, 'toEmulator'),
-        part(r.steady.baseline, 'toEmulator'),
+        ...STEADY_BOTS.map((b) => part(r.steady[b], 'toEmulator')),
       ],
     ]),
   );

@@ -5,8 +5,29 @@
  * bench` runs it next to the real bot, in its own process against the same
  * emulator, so the ratio between the two is what our code costs, not what the
  * machine or the emulator costs.
+ *
+ * Part 1c also runs it as two peers of ours, each a step from the baseline
+ * towards ours:
+ * - BASELINE_REPLY (a message's JSON): it answers with that message instead
+ *   of deferring, as ours does in a steady stream (callback type 4, with
+ *   `with_response`); the bench passes ours' own first reply, as Discord
+ *   received it.
+ * - BASELINE_WORK_BEFORE_US and BASELINE_WORK_AFTER_US: it also spends a
+ *   fixed CPU time per command on its main thread, as a busy loop before its
+ *   answer and another once Discord has answered it: what ours spends
+ *   beyond the first peer, before its callback and after it, measured in the
+ *   same run. A busy loop allocates nothing and makes no request, so what is
+ *   left between this peer and ours is how ours spends its CPU (allocation
+ *   and its collections, wake-ups, follow-up requests), not how much.
  */
-import { Client, Events } from 'discord.js';
+import {
+  Client,
+  Events,
+  InteractionResponseType,
+  Routes,
+  type APIInteractionResponseCallbackData,
+  type ChatInputCommandInteraction,
+} from 'discord.js';
 // The bot's own client options (intents, allowedMentions, the interaction REST's transport and limits),
 // imported rather than copied: "the same client" holds by construction.
 import { discordClientOptions } from '../../src/services/discord-rest.js';
@@ -14,20 +35,67 @@ import { discordClientOptions } from '../../src/services/discord-rest.js';
 const token = process.env.DISCORD_TOKEN;
 if (!token) throw new Error('DISCORD_TOKEN is not set');
 
+/** Microseconds of CPU per command, before the answer and after Discord's reply to it (0: none). */
+function workUs(name: string): number {
+  const v = Number(process.env[name] ?? 0);
+  if (!Number.isFinite(v) || v < 0)
+    throw new Error(`${name} must be a number of microseconds, not ${process.env[name]}`);
+  return v;
+}
+
+function readReply(json: string): APIInteractionResponseCallbackData {
+  try {
+    const data: unknown = JSON.parse(json);
+    if (typeof data === 'object' && data !== null && !Array.isArray(data)) return data;
+  } catch {
+    // reported below
+  }
+  throw new Error('BASELINE_REPLY must be a message as JSON (an object)');
+}
+
+const beforeUs = workUs('BASELINE_WORK_BEFORE_US');
+const afterUs = workUs('BASELINE_WORK_AFTER_US');
+const reply = process.env.BASELINE_REPLY ? readReply(process.env.BASELINE_REPLY) : undefined;
+
 const client = new Client(discordClientOptions(process.env.DISCORD_API_URL));
+
+/**
+ * Keeps the main thread busy until the process has spent `us` more microseconds of CPU: CPU,
+ * not wall time, so that time spent preempted meanwhile does not count (a peer that allocates
+ * next to nothing has little else running). process.cpuUsage is one getrusage call.
+ */
+function spin(us: number): void {
+  const start = process.cpuUsage();
+  for (;;) {
+    const used = process.cpuUsage(start);
+    if (used.user + used.system >= us) return;
+  }
+}
+
+/** The answer: a deferral, or the given message the way ours posts its first reply (src/commands/sora.ts). */
+function answer(interaction: ChatInputCommandInteraction): Promise<unknown> {
+  if (!reply) return interaction.deferReply();
+  return client.rest.post(Routes.interactionCallback(interaction.id, interaction.token), {
+    body: { type: InteractionResponseType.ChannelMessageWithSource, data: reply },
+    auth: false,
+    query: new URLSearchParams({ with_response: 'true' }),
+  });
+}
 
 // A refused callback (10062, too late) is the bench's to count, from the emulator; one line at exit says so.
 let failed = 0;
 let lastError = '';
 client.on(Events.InteractionCreate, (interaction) => {
   if (!interaction.isChatInputCommand()) return;
-  interaction.deferReply().catch((err: unknown) => {
+  if (beforeUs > 0) spin(beforeUs);
+  const answered = answer(interaction);
+  (afterUs > 0 ? answered.then(() => spin(afterUs)) : answered).catch((err: unknown) => {
     failed++;
     lastError = String(err);
   });
 });
 process.on('exit', () => {
-  if (failed > 0) console.error(`baseline bot: ${failed} deferrals failed, the last: ${lastError}`);
+  if (failed > 0) console.error(`baseline bot: ${failed} answers failed, the last: ${lastError}`);
 });
 
 let stopping = false;
