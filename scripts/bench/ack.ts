@@ -85,7 +85,7 @@ export interface AckRun {
   unacked: number;
   /**
    * Answers seen: deferred (callback type 5: the baseline, ours in a burst), a
-   * public reply (4: ours' first reply as the acknowledgement), a private one
+   * public reply (4: ours' first reply as the acknowledgement, and the peers'), a private one
    * (4, ephemeral: a refusal).
    */
   deferred: number;
@@ -235,7 +235,7 @@ async function drive(
 
 /** How a bot answered an interaction. */
 type Answer = 'deferred' | 'public reply' | 'private reply' | 'other';
-/** The baseline defers; ours acknowledges with the first reply, or defers in a burst; ours refusing answers privately. */
+/** The baseline defers; ours acknowledges with the first reply, or defers in a burst; ours refusing answers privately; the peers answer with ours' first reply. */
 const INTENDED: Record<AckBot, readonly Answer[]> = {
   baseline: ['deferred'],
   reply: ['public reply'],
