@@ -17,6 +17,8 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { commandDefinitions } from '../../src/commands/index.js';
+import { openDatabase } from '../../src/db/database.js';
+import { JobsRepository } from '../../src/db/jobs-repository.js';
 import { BUILT_IN_CATALOGUE, ModelCatalogue } from '../../src/services/capabilities.js';
 import type { InteractionHandle } from '../../emulators/discord/types.js';
 import { spawnBot, startWorld, type World } from '../../emulators/world.js';
@@ -33,11 +35,12 @@ import { median, percentile } from './stats.js';
 /**
  * Which bot answers: ours accepting; the bare baseline (the same client
  * options, src/services/discord-rest.ts); ours refusing (the member's limit
- * is reached); in the steady stream, two peers (baseline-bot.ts): the
- * baseline answering with ours' first reply instead of a deferral, and the
- * same also spending ours' further CPU per command in busy loops.
+ * is reached); in the steady stream, three peers (baseline-bot.ts): the
+ * baseline answering with ours' first reply instead of a deferral, the same
+ * also spending ours' further CPU per command in busy loops, and the
+ * baseline deferring only after ours' own insert and commit of the job row.
  */
-export type AckBot = 'ours' | 'baseline' | 'refusing' | 'reply' | 'peer';
+export type AckBot = 'ours' | 'baseline' | 'refusing' | 'reply' | 'peer' | 'store';
 
 /** The peer's busy loops per command, in µs: before its answer, and after Discord answered it. */
 export interface PeerWork {
@@ -235,11 +238,12 @@ async function drive(
 
 /** How a bot answered an interaction. */
 type Answer = 'deferred' | 'public reply' | 'private reply' | 'other';
-/** The baseline defers; ours acknowledges with the first reply, or defers in a burst; ours refusing answers privately; the peers answer with ours' first reply. */
+/** The baseline defers; ours acknowledges with the first reply, or defers in a burst; ours refusing answers privately; the first two peers answer with ours' first reply, the third defers. */
 const INTENDED: Record<AckBot, readonly Answer[]> = {
   baseline: ['deferred'],
   reply: ['public reply'],
   peer: ['public reply'],
+  store: ['deferred'],
   ours: ['public reply', 'deferred'],
   refusing: ['private reply'],
 };
@@ -335,7 +339,9 @@ export async function ackRun(
   } = {},
 ): Promise<{ run: AckRun; profile?: ProfileWindow; firstReply?: unknown }> {
   if ((bot === 'reply' || bot === 'peer') !== (opts.peer !== undefined) || (bot === 'peer') !== !!opts.peer?.work)
-    throw new Error(`${bot}: the peers, and only they, have a reply; the second peer, and only it, has busy loops`);
+    throw new Error(
+      `${bot}: the first two peers, and only they, have a reply; the second peer, and only it, has busy loops`,
+    );
   loadSamples.push(os.loadavg()[0]!);
   const w = await startWorld({
     noBot: true,
@@ -379,6 +385,7 @@ export async function ackRun(
       env: {
         ACK_PROBE_FILE: probeFile,
         ...(opts.peer ? { BASELINE_REPLY: JSON.stringify(opts.peer.reply) } : {}),
+        ...(bot === 'store' ? { BASELINE_STORE: 'job' } : {}),
         ...(opts.peer?.work
           ? {
               BASELINE_WORK_BEFORE_US: String(opts.peer.work.beforeUs),
@@ -436,6 +443,17 @@ export async function ackRun(
     const odd = raw.handles.filter((h) => h.ack && !INTENDED[bot].includes(answer(h)));
     run.unexpected = odd.length;
     if (odd[0]) run.unexpectedExample = JSON.stringify(odd[0].response?.data ?? null).slice(0, 300);
+    if (bot === 'store') {
+      // The third peer's figures hold only if it stored what it answered: a row for every command acknowledged.
+      const db = openDatabase(w.env.DATABASE_PATH!);
+      try {
+        const jobs = new JobsRepository(db);
+        const missing = raw.handles.filter((h) => h.ack && !jobs.getByInteraction(h.id)).length;
+        if (missing > 0) throw new Error(`the third peer acknowledged ${missing} commands it stored no row for`);
+      } finally {
+        db.close();
+      }
+    }
     run.connections = notes.connects.filter((t) => t >= raw.fromMs && t <= raw.toMs).length;
     const within = (r: { at: number }) => r.at >= raw.from && r.at <= raw.to;
     run.followUp = {
@@ -472,7 +490,7 @@ export interface AckBenchResult {
   large: { commands: number; ours: AckRun; baseline: AckRun };
   /**
    * A steady stream, run several times per bot (interleaved): the run with the median p99 of each, every
-   * run's p99, and ours / baseline of the medians; the same for the two peers, the second's busy loops
+   * run's p99, and ours / baseline of the medians; the same for the three peers, the second's busy loops
    * being what ours spent beyond the first (peerWorkOf; `peerWork`: as set for its last run).
    */
   steady: {
@@ -482,11 +500,14 @@ export interface AckBenchResult {
     baseline: AckRun;
     reply: AckRun;
     peer: AckRun;
+    store: AckRun;
     peerWork: PeerWork;
     p99s: Record<SteadyBot, number[]>;
     p99Ratio: number;
     /** The steps from the baseline to ours, each a ratio of median p99s: the answer, the CPU, the rest. */
     steps: { reply: number; cpu: number; rest: number };
+    /** The third peer (ours' insert and commit before a deferral) / baseline, median p99s: what the row first costs. */
+    storeRatio: number;
   };
   /** The machine's 1-minute load average over the runs (2 would fill a 2-core machine). */
   loadAverage: { min: number; max: number; cpus: number };
@@ -593,9 +614,12 @@ const STEPS: readonly FrameMatch[] = [
 ];
 
 const BOTS: readonly AckBot[] = ['ours', 'baseline', 'refusing'];
-type SteadyBot = 'ours' | 'baseline' | 'reply' | 'peer';
-/** In the order of the first run: the first peer answers with ours' first reply, the second is set from both. */
-const STEADY_BOTS: readonly SteadyBot[] = ['baseline', 'ours', 'reply', 'peer'];
+type SteadyBot = 'ours' | 'baseline' | 'reply' | 'peer' | 'store';
+/**
+ * In the order of the first run: the first peer answers with ours' first reply, the second is set
+ * from both; the third defers after ours' own insert and commit.
+ */
+const STEADY_BOTS: readonly SteadyBot[] = ['baseline', 'ours', 'reply', 'peer', 'store'];
 
 /**
  * The second peer's busy loops: what ours spent per command beyond the first (medians of the
@@ -659,7 +683,7 @@ export async function runAckBench(options: { quick: boolean; log?: (line: string
   // the baseline's moved between 4 and 10 ms from run to run on this machine; the median of three
   // moved the ratio between 1.11 and 1.43 from one full run to the next.
   const steadyRuns = quick ? 1 : 5;
-  const steadyOf: Record<SteadyBot, AckRun[]> = { ours: [], baseline: [], reply: [], peer: [] };
+  const steadyOf: Record<SteadyBot, AckRun[]> = { ours: [], baseline: [], reply: [], peer: [], store: [] };
   let firstReply: unknown;
   let peerWork: PeerWork | undefined;
   for (let i = 0; i < steadyRuns; i++) {
@@ -722,6 +746,7 @@ export async function runAckBench(options: { quick: boolean; log?: (line: string
       baseline: medianRun(steadyOf.baseline),
       reply: medianRun(steadyOf.reply),
       peer: medianRun(steadyOf.peer),
+      store: medianRun(steadyOf.store),
       peerWork: peerWork!,
       p99s: Object.fromEntries(STEADY_BOTS.map((b) => [b, steadyOf[b].map((x) => x.p99Ms)])) as Record<
         SteadyBot,
@@ -733,6 +758,7 @@ export async function runAckBench(options: { quick: boolean; log?: (line: string
         cpu: steadyP99('peer') / steadyP99('reply'),
         rest: steadyP99('ours') / steadyP99('peer'),
       },
+      storeRatio: steadyP99('store') / steadyP99('baseline'),
     },
     profile: {
       runs: profileRuns,
@@ -758,6 +784,7 @@ const LABEL: Record<AckBot, string> = {
   refusing: 'ours, refusing',
   reply: "peer: ours' reply",
   peer: 'peer: … and CPU',
+  store: "peer: ours' insert",
 };
 
 /** Lines of a table whose first column is left-aligned and the others right-aligned. */
@@ -912,6 +939,7 @@ export function formatAckResult(r: AckBenchResult): string {
     "  peers (scripts/bench/baseline-bot.ts): the baseline answering with ours' first reply as ours does (callback type 4, with_response) instead of deferring;",
     `  and that peer also spending ${w.beforeUs} µs of busy loop before its answer and ${w.afterUs} µs after Discord's, per command in its last run: what ours spent beyond the first peer in the runs before (p50 to the callback request, main-thread CPU per command; compare the table's CPU column)`,
     `  from the baseline to ours, ratios of the median p99s: ours' reply ${r.steady.steps.reply.toFixed(2)} × ours' CPU as busy loops ${r.steady.steps.cpu.toFixed(2)} × the rest ${r.steady.steps.rest.toFixed(2)} (how ours spends its CPU: allocation and collections, wake-ups, follow-up requests)`,
+    `  the third peer defers after ours' own insert and commit of the job row (JobsRepository, the database opened as ours opens it): / baseline ${r.steady.storeRatio.toFixed(2)} — what storing the job before the acknowledgement costs`,
   );
   const part = (x: AckRun, k: keyof AckRun['split']) => `${latency(x.split[k][0])} / ${latency(x.split[k][1])}`;
   out.push(

@@ -6,7 +6,7 @@
  * emulator, so the ratio between the two is what our code costs, not what the
  * machine or the emulator costs.
  *
- * Part 1c also runs it as two peers of ours, each a step from the baseline
+ * Part 1c also runs it as three peers of ours, each a step from the baseline
  * towards ours:
  * - BASELINE_REPLY (a message's JSON): it answers with that message instead
  *   of deferring, as ours does in a steady stream (callback type 4, with
@@ -19,6 +19,13 @@
  *   same run. A busy loop allocates nothing and makes no request, so what is
  *   left between this peer and ours is how ours spends its CPU (allocation
  *   and its collections, wake-ups, follow-up requests), not how much.
+ * - BASELINE_STORE=job: before its answer it stores the command as ours
+ *   does, with ours' own code: a job row inserted and committed
+ *   (JobsRepository.insertWithinQuotaGrouped, the limits off as in the
+ *   bench) in a database opened as ours opens it (openDatabase, its WAL
+ *   checkpoints on their own thread). The row before the acknowledgement is
+ *   what keeps ours from acknowledging a job that does not exist; this peer
+ *   is the baseline plus that one step.
  */
 import {
   Client,
@@ -31,6 +38,12 @@ import {
 // The bot's own client options (intents, allowedMentions, the interaction REST's transport and limits),
 // imported rather than copied: "the same client" holds by construction.
 import { discordClientOptions } from '../../src/services/discord-rest.js';
+import { systemTimers } from '../../src/clock.js';
+import { openDatabase } from '../../src/db/database.js';
+import { WalCheckpointer } from '../../src/db/checkpointer.js';
+import { JobsRepository } from '../../src/db/jobs-repository.js';
+import { createLogger } from '../../src/logger.js';
+import { newJob } from '../../emulators/job-rows.js';
 
 const token = process.env.DISCORD_TOKEN;
 if (!token) throw new Error('DISCORD_TOKEN is not set');
@@ -58,6 +71,41 @@ const afterUs = workUs('BASELINE_WORK_AFTER_US');
 const reply = process.env.BASELINE_REPLY ? readReply(process.env.BASELINE_REPLY) : undefined;
 
 const client = new Client(discordClientOptions(process.env.DISCORD_API_URL));
+
+/** BASELINE_STORE=job: the job row committed before the answer, by ours' own repository and database. */
+function openStore(): JobsRepository | undefined {
+  const store = process.env.BASELINE_STORE;
+  if (store === undefined || store === '') return undefined;
+  if (store !== 'job') throw new Error(`BASELINE_STORE must be "job", not ${store}`);
+  const file = process.env.DATABASE_PATH;
+  if (!file) throw new Error('BASELINE_STORE=job needs DATABASE_PATH');
+  const db = openDatabase(file);
+  WalCheckpointer.start(db, systemTimers, createLogger({ level: 'warn', secrets: [token!] }));
+  return new JobsRepository(db);
+}
+const store = openStore();
+const NO_LIMITS = { maxActive: 0, dailyLimit: 0, dayStart: 0, serverDailyLimit: 0, serverDailyCredits: 0 };
+
+/** The row ours inserts for a /sora, in the columns that identify the command. */
+async function stored(interaction: ChatInputCommandInteraction): Promise<void> {
+  if (!store) return;
+  const result = await store.insertWithinQuotaGrouped(
+    newJob({
+      interactionId: interaction.id,
+      applicationId: interaction.applicationId,
+      guildId: interaction.guildId!,
+      channelId: interaction.channelId,
+      userId: interaction.user.id,
+      locale: interaction.locale,
+      interactionToken: interaction.token,
+      tokenExpiresAt: interaction.createdTimestamp + 15 * 60_000,
+      prompt: interaction.options.getString('prompt', true),
+    }),
+    NO_LIMITS,
+    Date.now(),
+  );
+  if (!result.ok) throw new Error(`the job row was refused: ${result.reason}`);
+}
 
 /**
  * Keeps the main thread busy until the process has spent `us` more microseconds of CPU: CPU,
@@ -88,7 +136,7 @@ let lastError = '';
 client.on(Events.InteractionCreate, (interaction) => {
   if (!interaction.isChatInputCommand()) return;
   if (beforeUs > 0) spin(beforeUs);
-  const answered = answer(interaction);
+  const answered = store ? stored(interaction).then(() => answer(interaction)) : answer(interaction);
   (afterUs > 0 ? answered.then(() => spin(afterUs)) : answered).catch((err: unknown) => {
     failed++;
     lastError = String(err);
