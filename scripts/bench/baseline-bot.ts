@@ -42,6 +42,7 @@ import { systemTimers } from '../../src/clock.js';
 import { openDatabase } from '../../src/db/database.js';
 import { WalCheckpointer } from '../../src/db/checkpointer.js';
 import { JobsRepository } from '../../src/db/jobs-repository.js';
+import { INTERACTION_TOKEN_TTL_MS } from '../../src/jobs/context.js';
 import { createLogger } from '../../src/logger.js';
 import { newJob } from '../../emulators/job-rows.js';
 
@@ -84,11 +85,11 @@ function openStore(): JobsRepository | undefined {
   return new JobsRepository(db);
 }
 const store = openStore();
+/** Every limit off, as ours' are in the bench (DEFAULT_MAX_ACTIVE=0, the daily limits' defaults). */
 const NO_LIMITS = { maxActive: 0, dailyLimit: 0, dayStart: 0, serverDailyLimit: 0, serverDailyCredits: 0 };
 
 /** The row ours inserts for a /sora, in the columns that identify the command. */
-async function stored(interaction: ChatInputCommandInteraction): Promise<void> {
-  if (!store) return;
+async function stored(store: JobsRepository, interaction: ChatInputCommandInteraction): Promise<void> {
   const result = await store.insertWithinQuotaGrouped(
     newJob({
       interactionId: interaction.id,
@@ -98,7 +99,7 @@ async function stored(interaction: ChatInputCommandInteraction): Promise<void> {
       userId: interaction.user.id,
       locale: interaction.locale,
       interactionToken: interaction.token,
-      tokenExpiresAt: interaction.createdTimestamp + 15 * 60_000,
+      tokenExpiresAt: interaction.createdTimestamp + INTERACTION_TOKEN_TTL_MS,
       prompt: interaction.options.getString('prompt', true),
     }),
     NO_LIMITS,
@@ -136,7 +137,7 @@ let lastError = '';
 client.on(Events.InteractionCreate, (interaction) => {
   if (!interaction.isChatInputCommand()) return;
   if (beforeUs > 0) spin(beforeUs);
-  const answered = store ? stored(interaction).then(() => answer(interaction)) : answer(interaction);
+  const answered = store ? stored(store, interaction).then(() => answer(interaction)) : answer(interaction);
   (afterUs > 0 ? answered.then(() => spin(afterUs)) : answered).catch((err: unknown) => {
     failed++;
     lastError = String(err);
