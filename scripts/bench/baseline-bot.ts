@@ -89,8 +89,8 @@ const store = openStore();
 const NO_LIMITS = { maxActive: 0, dailyLimit: 0, dayStart: 0, serverDailyLimit: 0, serverDailyCredits: 0 };
 
 /** The row ours inserts for a /sora, in the columns that identify the command. */
-async function stored(store: JobsRepository, interaction: ChatInputCommandInteraction): Promise<void> {
-  const result = await store.insertWithinQuotaGrouped(
+async function stored(jobs: JobsRepository, interaction: ChatInputCommandInteraction): Promise<void> {
+  const result = await jobs.insertWithinQuotaGrouped(
     newJob({
       interactionId: interaction.id,
       applicationId: interaction.applicationId,
